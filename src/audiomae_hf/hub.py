@@ -1,0 +1,227 @@
+"""
+Model cards and Hub uploads for Audio-MAE model folders.
+
+`render_model_card` fills the templates of `hub_cards/` (one for pretrained encoder-decoders, one for fine-tuned
+classifiers) with a model's architecture, labels, training details and evaluation results, and with Hub metadata
+(`library_name`, `pipeline_tag`, `license`, `base_model`, a `model-index` of results). `push_model_folder` uploads a
+folder written by `save_pretrained` together with its card.
+
+```python
+>>> from audiomae_hf.hub import push_model_folder, render_model_card
+>>> card = render_model_card("fine-tuned", model.config, "me/audiomae-esc50", license="mit",
+...                          eval_results={"accuracy": 0.94}, eval_dataset="ashraq/esc50")
+>>> push_model_folder("esc50-classifier", "me/audiomae-esc50", card=card)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub.hf_api import CommitInfo
+from transformers import PreTrainedConfig
+
+CardKind = Literal["pretrained", "fine-tuned"]
+CARD_TEMPLATES: dict[str, str] = {"pretrained": "pretrained.md", "fine-tuned": "fine_tuned.md"}
+
+# Meta AI released the Audio-MAE weights under CC BY-NC 4.0; a conversion cannot relax that.
+OFFICIAL_WEIGHTS_LICENSE = "cc-by-nc-4.0"
+
+# What a folder must hold to load from the Hub, with or without `pip install audiomae-hf`.
+REQUIRED_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+
+# Leftovers of a Trainer run that do not belong in a model repository.
+TRAINING_LEFTOVERS = ("checkpoint-*", "checkpoint-*/**", "runs/**", "*.pt", "*.pth")
+
+
+def template_path(kind: CardKind) -> Path:
+    """The card template of `kind`, shipped inside the package (the top-level `hub_cards/` in a source checkout)."""
+    if kind not in CARD_TEMPLATES:
+        raise ValueError(f"Unknown model card kind {kind!r}; expected one of {tuple(CARD_TEMPLATES)}.")
+    return Path(str(resources.files("audiomae_hf") / "hub_cards" / CARD_TEMPLATES[kind]))
+
+
+def describe_architecture(config: PreTrainedConfig) -> dict[str, str]:
+    """One line per part of the model, for the card's architecture table."""
+    time_patches, frequency_patches = config.patch_grid
+    if config.decoder_attention == "local":
+        decoder_attention = (
+            f"local attention in {config.decoder_window_size[0]}x{config.decoder_window_size[1]}-patch windows "
+            f"shifted by {tuple(config.decoder_shift_size)}"
+        )
+    else:
+        decoder_attention = "global attention"
+    if config.mask_mode == "random":
+        masking = f"{config.mask_ratio:.0%} of the patches hidden at random"
+    else:
+        masking = (
+            f"{config.mask_time_prob:.0%} of the time rows and {config.mask_frequency_prob:.0%} of the frequency "
+            "columns of the patch grid hidden"
+        )
+    pooling = "mean of the patch tokens" if config.use_mean_pooling else "the cls token"
+    return {
+        "input": (
+            f"log-mel spectrogram, {config.target_length} frames (10 ms hop: {config.target_length / 100:g} s of "
+            f"16 kHz audio) x {config.num_mel_bins} mel bins"
+        ),
+        "patches": (
+            f"{config.patch_size}x{config.patch_size}, a {time_patches} (time) x {frequency_patches} (frequency) grid "
+            f"of {config.num_patches}"
+        ),
+        "encoder": (
+            f"ViT, {config.num_hidden_layers} layers, width {config.hidden_size}, {config.num_attention_heads} heads"
+        ),
+        "decoder": (
+            f"{config.decoder_num_hidden_layers} layers, width {config.decoder_hidden_size}, "
+            f"{config.decoder_num_attention_heads} heads, {decoder_attention}"
+        ),
+        "masking": masking,
+        "target": "patches normalised to zero mean and unit variance" if config.norm_pix_loss else "raw patches",
+        "head": f"{pooling}, LayerNorm, linear layer",
+    }
+
+
+def _license_text(license: str | None, converted_from: str | None) -> str:
+    if converted_from:
+        return (
+            "[CC BY-NC 4.0](https://creativecommons.org/licenses/by-nc/4.0/), the license of the official Audio-MAE "
+            "weights these are converted from."
+        )
+    if license is None:
+        return "The author has not chosen a license for these weights."
+    return f"`{license}`, as chosen by the author of these weights."
+
+
+def render_model_card(
+    kind: CardKind,
+    config: PreTrainedConfig,
+    repo_id: str,
+    *,
+    license: str | None = None,
+    base_model: str | None = None,
+    datasets: Sequence[str] | None = None,
+    eval_results: Mapping[str, float] | None = None,
+    eval_dataset: str | None = None,
+    eval_split: str | None = None,
+    training_summary: str | None = None,
+    training_hyperparameters: Mapping[str, Any] | None = None,
+    converted_from: str | None = None,
+    tags: Sequence[str] = (),
+) -> ModelCard:
+    """
+    Render the model card of an Audio-MAE model folder.
+
+    Args:
+        kind: `"pretrained"` for an encoder-decoder trained by masked reconstruction (`AudioMAEForPreTraining`),
+            `"fine-tuned"` for an audio classifier (`AudioMAEForAudioClassification`, tagged for the
+            `audio-classification` pipeline).
+        config: The model's `AudioMAEConfig` (the classifier's labels come from its `id2label`).
+        repo_id: Where the folder will live (`"user/name"`, or a local path), used in the usage snippets.
+        license: Hub license id of weights you trained yourself (`"mit"`, `"apache-2.0"`, `"other"`, ...); left out
+            of the metadata when `None`. Weights derived from the official checkpoints inherit CC BY-NC 4.0.
+        base_model: Hub id of the checkpoint these weights were trained from.
+        datasets: Hub ids of the training datasets.
+        eval_results: Metric name to value (e.g. `{"accuracy": 0.93}`), written to the card and to its `model-index`.
+        eval_dataset: Name (or Hub id) of the evaluation dataset; required with `eval_results`.
+        eval_split: Split of `eval_dataset` the results are measured on.
+        training_summary: A paragraph on how the weights were trained.
+        training_hyperparameters: Shown as a table under the summary.
+        converted_from: Name or URL of the official checkpoint these weights were converted from. Sets the license
+            to `cc-by-nc-4.0` and adds a provenance section.
+        tags: Extra Hub tags, after `audio` and `audio-mae`.
+    """
+    template = template_path(kind)
+    if converted_from and license not in (None, OFFICIAL_WEIGHTS_LICENSE):
+        raise ValueError(
+            f"license={license!r} for weights converted from {converted_from}: the official Audio-MAE weights are "
+            f"{OFFICIAL_WEIGHTS_LICENSE} and their conversions must stay so. Leave license unset."
+        )
+    if eval_results and not eval_dataset:
+        raise ValueError("eval_results need eval_dataset, the dataset they were measured on.")
+    model_name = repo_id.rstrip("/").split("/")[-1]
+    is_classifier = kind == "fine-tuned"
+    task_tags = ["audio-classification"] if is_classifier else ["masked-autoencoder", "self-supervised-learning"]
+    results = [
+        EvalResult(
+            task_type="audio-classification",
+            dataset_type=eval_dataset,
+            dataset_name=eval_dataset,
+            dataset_split=eval_split,
+            metric_type=metric,
+            metric_value=float(value),
+        )
+        for metric, value in (eval_results or {}).items()
+    ]
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="audio-classification" if is_classifier else None,
+        license=OFFICIAL_WEIGHTS_LICENSE if converted_from else license,
+        base_model=base_model,
+        datasets=list(datasets) if datasets else None,
+        metrics=list(eval_results) if eval_results else None,
+        tags=["audio", "audio-mae", *task_tags, *tags],
+        model_name=model_name,
+        eval_results=results or None,
+    )
+    architecture = describe_architecture(config)
+    labels = [config.id2label[index] for index in sorted(config.id2label)] if is_classifier else []
+    shown_labels = ", ".join(f"`{label}`" for label in labels[:20])
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        model_name=model_name,
+        repo_id=repo_id,
+        architecture=architecture,
+        labels=labels,
+        labels_text=shown_labels + (f" and {len(labels) - 20} more" if len(labels) > 20 else ""),
+        results=results,
+        training_summary=training_summary,
+        training_hyperparameters=dict(training_hyperparameters or {}),
+        converted_from=converted_from,
+        license_text=_license_text(license, converted_from),
+    )
+
+
+def push_model_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    card: ModelCard | None = None,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload Audio-MAE model",
+) -> CommitInfo:
+    """
+    Create the model repository `repo_id` (if needed) and upload `folder`, a directory written by `save_pretrained`
+    (the model, its config with `auto_map`, the model code, and the feature extractor).
+
+    `card` is saved as the folder's `README.md` first; without one the folder must already hold a `README.md`.
+    Trainer leftovers (`checkpoint-*`, `runs/`, `*.pt`) are not uploaded.
+    """
+    folder = Path(folder)
+    missing = [name for name in REQUIRED_MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} lacks {', '.join(missing)}: save both the model and its feature extractor there with "
+            "save_pretrained before pushing."
+        )
+    if card is not None:
+        card.save(folder / "README.md")
+    elif not (folder / "README.md").is_file():
+        raise FileNotFoundError(f"{folder} has no README.md: pass card=render_model_card(...).")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=folder,
+        repo_type="model",
+        commit_message=commit_message,
+        ignore_patterns=list(TRAINING_LEFTOVERS),
+    )
+
+
+__all__ = ["OFFICIAL_WEIGHTS_LICENSE", "describe_architecture", "push_model_folder", "render_model_card"]
