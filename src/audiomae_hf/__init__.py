@@ -12,6 +12,7 @@ from transformers import (
     AutoModelForAudioClassification,
     AutoModelForPreTraining,
 )
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
@@ -21,12 +22,15 @@ from .modeling_audiomae import (
     AudioMAEModel,
     AudioMAEPreTrainedModel,
 )
+from .pipeline_audiomae import AudioMAEAudioClassificationPipeline
 
 AutoConfig.register(AudioMAEConfig.model_type, AudioMAEConfig, exist_ok=True)
 AutoFeatureExtractor.register(AudioMAEConfig, AudioMAEFeatureExtractor, exist_ok=True)
 AutoModel.register(AudioMAEConfig, AudioMAEModel, exist_ok=True)
 AutoModelForPreTraining.register(AudioMAEConfig, AudioMAEForPreTraining, exist_ok=True)
 AutoModelForAudioClassification.register(AudioMAEConfig, AudioMAEForAudioClassification, exist_ok=True)
+# Same task, same stock behaviour for other models; Audio-MAE models decode files without the ffmpeg binary.
+PIPELINE_REGISTRY.supported_tasks["audio-classification"]["impl"] = AudioMAEAudioClassificationPipeline
 
 # save_pretrained then writes an `auto_map` and copies the code, so a saved folder loads with
 # trust_remote_code=True where this package is not installed.

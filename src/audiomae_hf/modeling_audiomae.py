@@ -525,6 +525,14 @@ class AudioMAEDecoder(nn.Module):
         return logits, all_hidden_states, all_attentions
 
 
+REMOTE_CODE_AUTO_MAP = {
+    "AutoConfig": "configuration_audiomae.AudioMAEConfig",
+    "AutoModel": "modeling_audiomae.AudioMAEModel",
+    "AutoModelForPreTraining": "modeling_audiomae.AudioMAEForPreTraining",
+    "AutoModelForAudioClassification": "modeling_audiomae.AudioMAEForAudioClassification",
+}
+
+
 class AudioMAEPreTrainedModel(PreTrainedModel):
     config_class = AudioMAEConfig
     config: AudioMAEConfig
@@ -537,6 +545,12 @@ class AudioMAEPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Every Auto class, not only the saving class's own, so that the folder loads as remote code for any task
+        # (a pretraining folder is where a classifier's fine-tuning starts).
+        self.config.auto_map = {**REMOTE_CODE_AUTO_MAP, **getattr(self.config, "auto_map", {})}
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
