@@ -1,0 +1,233 @@
+"""Fine-tune Audio-MAE for audio classification (single-label, or multi-label AudioSet-style tagging).
+
+The defaults are the paper's AudioSet fine-tuning recipe (see `audiomae_hf.training_utils`); every part of it can be
+switched off (`--layer_decay 1 --mixup 0 --freqm 0 --timem 0 --roll_mag_aug false --drop_path_rate 0
+--config_overrides mask_time_prob=0,mask_frequency_prob=0`). Runs as it is, under `accelerate launch`, or under
+`torchrun`. Example:
+
+    python scripts/run_audio_classification.py \\
+        --model_name_or_path pretrained/ --train_dir data/train --eval_dir data/eval \\
+        --output_dir finetuned/ --do_train --do_eval --num_train_epochs 60 --per_device_train_batch_size 8
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+
+import datasets
+import transformers
+from transformers import HfArgumentParser, set_seed
+
+from .audio_data import (
+    REFERENCE_FRAMES,
+    REFERENCE_MEL_BINS,
+    AudioCollator,
+    AudioDataArguments,
+    DecodeAudio,
+    LabelSpace,
+    build_label_space,
+    check_labels,
+    class_balanced_weights,
+    class_names_of,
+    decode_on_the_fly,
+    load_training_split,
+    read_label_names,
+    scaled_mask_width,
+    seconds_for_frames,
+)
+from .modeling_audiomae import AudioMAEForAudioClassification
+from .training_utils import (
+    AudioMAETrainer,
+    FineTuningArguments,
+    ModelArguments,
+    TrainingAugmentation,
+    classification_metrics,
+    normalised_units,
+    render_training_card,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassificationDataArguments(AudioDataArguments):
+    """The audio sources, plus where the labels are and what they look like."""
+
+    label_column_name: str = field(
+        default="label",
+        metadata={"help": "Column of labels: a name, a list of names, or names joined by ';' (multi-label)."},
+    )
+    multi_label: bool | None = field(
+        default=None,
+        metadata={"help": "Multi-label task (sigmoid, BCE, mAP). Default: detected from the training labels."},
+    )
+    label_names_file: str | None = field(
+        default=None,
+        metadata={"help": "Text file of the label names, one per line: fixes the classes and their order."},
+    )
+
+
+@dataclass
+class ClassificationModelArguments(ModelArguments):
+    drop_path_rate: float = field(default=0.1, metadata={"help": "Stochastic depth of the encoder (recipe: 0.1)."})
+
+
+def parse_arguments(
+    argv: list[str] | None,
+) -> tuple[ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments]:
+    parser = HfArgumentParser((ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments))
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def setup_logging(training_args: FineTuningArguments) -> None:
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%m/%d/%Y %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    logging.getLogger("audiomae_hf").setLevel(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.enable_explicit_format()
+
+
+def label_space_for(data_args, model_args, train_dataset) -> LabelSpace:
+    """The classes: from the training split, or, for evaluation only, from the fine-tuned model's config."""
+    label_names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
+    if train_dataset is not None:
+        return build_label_space(
+            train_dataset, data_args.label_column_name, data_args.audio_column_name, data_args.multi_label, label_names
+        )
+    config = model_args.load_config()
+    if model_args.model_name_or_path is None or config.problem_type is None:
+        raise ValueError("Evaluation without training needs --model_name_or_path of a fine-tuned classifier.")
+    names = label_names or [config.id2label[index] for index in range(config.num_labels)]
+    return LabelSpace(names, config.problem_type == "multi_label_classification")
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Run fine-tuning and/or evaluation as the command line `argv` says; return the final metrics."""
+    model_args, data_args, training_args = parse_arguments(argv)
+    setup_logging(training_args)
+    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
+        raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
+    learning_rate = training_args.resolve_learning_rate()
+    logger.info(f"Peak learning rate {learning_rate:.3g} (base {training_args.base_learning_rate:.3g} per 256 clips)")
+    set_seed(training_args.seed)
+
+    # Data: load, then check labels and files before any training starts.
+    load = {"seed": training_args.seed, "cache_dir": model_args.cache_dir, "token": model_args.token}
+    train_dataset = load_training_split(data_args, "train", True, **load) if training_args.do_train else None
+    eval_dataset = load_training_split(data_args, "eval", True, **load) if training_args.do_eval else None
+    label_space = label_space_for(data_args, model_args, train_dataset)
+    if isinstance(eval_dataset, datasets.Dataset):
+        check_labels(eval_dataset, label_space, data_args.label_column_name, data_args.audio_column_name, "eval")
+    problem_type = "multi_label_classification" if label_space.multi_label else "single_label_classification"
+    logger.info(f"{len(label_space.names)} classes, {problem_type}")
+
+    # Model: the starting folder's encoder with new heads, or a new model.
+    config = model_args.load_config(
+        id2label=label_space.id2label,
+        label2id=label_space.label2id,
+        problem_type=problem_type,
+        drop_path_rate=model_args.drop_path_rate,
+    )
+    if model_args.model_name_or_path is None:
+        model = AudioMAEForAudioClassification(config)
+    else:
+        model = AudioMAEForAudioClassification.from_pretrained(
+            model_args.model_name_or_path,
+            config=config,
+            ignore_mismatched_sizes=True,
+            cache_dir=model_args.cache_dir,
+            revision=model_args.model_revision,
+            token=model_args.token,
+        )
+    feature_extractor = model_args.load_feature_extractor(config)
+
+    # Decoding on the fly; features batched in the collator.
+    decoders = {}
+    for split, dataset in (("train", train_dataset), ("eval", eval_dataset)):
+        if dataset is None:
+            continue
+        decoders[split] = DecodeAudio(
+            data_args.audio_column_name,
+            split,
+            max_seconds=seconds_for_frames(feature_extractor.target_length),
+            label_column=data_args.label_column_name,
+            label_space=label_space,
+            class_names=class_names_of((dataset.features or {}).get(data_args.label_column_name)),
+            skip_bad_audio=data_args.skip_bad_audio,
+        )
+    sample_weights = None
+    if training_args.class_balanced_sampling and train_dataset is not None:
+        if not isinstance(train_dataset, datasets.Dataset):
+            raise ValueError(
+                "--class_balanced_sampling needs the whole label column: it does not work with streaming."
+            )
+        sample_weights = class_balanced_weights(train_dataset, label_space, data_args.label_column_name)
+    if train_dataset is not None:
+        train_dataset = decode_on_the_fly(train_dataset, decoders["train"])
+    if eval_dataset is not None:
+        eval_dataset = decode_on_the_fly(eval_dataset, decoders["eval"])
+
+    log_gain_scale, mask_fill_value = normalised_units(feature_extractor)
+    augmentation = TrainingAugmentation(
+        log_gain_scale=log_gain_scale,
+        mask_fill_value=mask_fill_value,
+        roll_mag_aug=training_args.roll_mag_aug,
+        mixup=training_args.mixup,
+        num_labels=len(label_space.names),
+        max_frequency_mask=scaled_mask_width(training_args.freqm, config.num_mel_bins, REFERENCE_MEL_BINS),
+        max_time_mask=scaled_mask_width(training_args.timem, feature_extractor.target_length, REFERENCE_FRAMES),
+    )
+    trainer = AudioMAETrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=AudioCollator(feature_extractor),
+        processing_class=feature_extractor,
+        compute_metrics=classification_metrics(label_space.multi_label),
+        layer_decay=training_args.layer_decay if training_args.layer_decay != 1 else None,
+        train_augmentation=None if augmentation.is_identity else augmentation,
+        train_sample_weights=sample_weights,
+    )
+
+    metrics: dict[str, float] = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()  # the model and, as processing_class, the feature extractor: a complete folder
+        metrics.update(train_result.metrics)
+        metrics["train_skipped_clips"] = decoders["train"].num_skipped
+        trainer.log_metrics("train", train_result.metrics)
+        trainer.save_metrics("train", train_result.metrics)
+        trainer.save_state()
+    if training_args.do_eval:
+        eval_metrics = trainer.evaluate()
+        eval_metrics["eval_skipped_clips"] = decoders["eval"].num_skipped
+        metrics.update(eval_metrics)
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+
+    if training_args.do_train:
+        trainer.model_card = render_training_card(
+            "fine-tuned", model.config, training_args, model_args, data_args, metrics
+        )
+        trainer.create_model_card()
+        if training_args.push_to_hub:
+            trainer.push_to_hub()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
