@@ -1,0 +1,520 @@
+"""
+Convert the official Audio-MAE checkpoints to Hugging Face model folders, and back.
+
+Reads the checkpoints of facebookresearch/AudioMAE (`pretrained.pth`: ViT-B encoder and local decoder pretrained on
+AudioSet-2M; `finetuned.pth`: the same encoder fine-tuned on AudioSet with a 527-class head), whose weights sit under
+`checkpoint["model"]` next to the training `args`, and the encoder-only timm ports of them on the Hub
+(`vit_base_patch16_1024_128.audiomae_as2m` and `.audiomae_as2m_ft_as20k`, a flat state dict in `model.safetensors` or
+`pytorch_model.bin`). The official parameter names are kept by those ports, so one mapping serves both.
+
+The conversion renames tensors and never changes their values: `hf_to_official_state_dict` inverts it bit for bit.
+It refuses, with a message naming the keys, anything it cannot place: a missing or unexpected tensor, a wrong shape,
+a checkpoint of another architecture. Checkpoints are read without unpickling arbitrary objects.
+
+```python
+>>> from audiomae_hf.convert import convert_checkpoint
+>>> convert_checkpoint("pretrained.pth", "audiomae-vit-base-as2m")
+>>> convert_checkpoint("finetuned.pth", "audiomae-vit-base-as2m-ft-as2m", push_to_hub="me/audiomae-ft-as2m")
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import torch
+from safetensors.torch import load_file
+from transformers import PreTrainedModel
+from transformers.initialization import no_init_weights
+
+from .configuration_audiomae import AudioMAEConfig
+from .feature_extraction_audiomae import AudioMAEFeatureExtractor
+from .modeling_audiomae import AudioMAEForAudioClassification, AudioMAEForPreTraining, AudioMAEModel
+
+CheckpointKind = Literal["pretraining", "classification", "encoder"]
+
+# Heads of the official encoder presets (models_mae / models_vit: small, base, large, huge), by width. The checkpoints
+# do not store head counts, and the fused qkv weights look the same for any split.
+OFFICIAL_ENCODER_HEADS = {384: 6, 768: 12, 1024: 16, 1280: 16}
+# Every official decoder has 16 heads (the local decoder hard-codes it; its `tau` tensors confirm it).
+OFFICIAL_DECODER_HEADS = 16
+# What the official local decoder hard-codes: 4x4 windows, shifted by 2 along time on odd blocks.
+OFFICIAL_WINDOW_SIZE = (4, 4)
+OFFICIAL_SHIFT_SIZE = (2, 0)
+# The released models all take 128 mel bins; the time length follows from the position table.
+OFFICIAL_MEL_BINS = 128
+AUDIOSET_CLASSES = 527
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be converted; the message says why and lists the offending keys."""
+
+
+@dataclass
+class OfficialCheckpoint:
+    """An official (or timm-format) state dict and, when the checkpoint carries them, its training arguments."""
+
+    state_dict: dict[str, torch.Tensor]
+    args: argparse.Namespace | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reading checkpoints
+
+
+def load_official_checkpoint(path: str | os.PathLike) -> OfficialCheckpoint:
+    """
+    Read an official `.pth` (weights under `"model"`, maybe `"args"`), a timm `pytorch_model.bin` or a
+    `.safetensors` file. Pickles are loaded with `weights_only=True`: besides tensors and containers only
+    `argparse.Namespace` (the official training arguments) is allowed, so a checkpoint cannot run code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist or is not a file.")
+    try:
+        if path.suffix == ".safetensors":
+            payload = load_file(path)
+        else:
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zips, corrupt pickles, forbidden globals: all unreadable the same way
+        raise CheckpointError(
+            f"Cannot read {path} as a PyTorch or safetensors checkpoint ({type(error).__name__}: {error}). "
+            "The file may be truncated or corrupt: download it again."
+        ) from error
+
+    args = None
+    if isinstance(payload, Mapping) and isinstance(payload.get("model"), Mapping):
+        args = payload.get("args")
+        if args is not None and not isinstance(args, argparse.Namespace):
+            raise CheckpointError(
+                f"{path}: 'args' is a {type(args).__name__}, expected the training argparse.Namespace."
+            )
+        state_dict = payload["model"]
+    else:
+        state_dict = payload
+    if not isinstance(state_dict, Mapping) or not state_dict:
+        raise CheckpointError(f"{path} holds no state dict (expected a mapping of tensors, or one under 'model').")
+    not_tensors = sorted(key for key, value in state_dict.items() if not isinstance(value, torch.Tensor))
+    if not_tensors:
+        raise CheckpointError(f"{path}: these state-dict entries are not tensors: {not_tensors[:10]}")
+    return OfficialCheckpoint(dict(state_dict), args)
+
+
+def checkpoint_kind(state_dict: Mapping[str, torch.Tensor]) -> CheckpointKind:
+    """`"pretraining"` (encoder and decoder), `"classification"` (encoder and head) or `"encoder"` (encoder only)."""
+    required = ("cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight")
+    absent = [key for key in required if key not in state_dict]
+    if absent:
+        shown = sorted(state_dict)[:8]
+        raise CheckpointError(
+            f"Not an Audio-MAE (ViT) checkpoint: it lacks {absent}. Its first keys are {shown}. Expected the official "
+            "pretrained.pth / finetuned.pth or the timm port's model.safetensors."
+        )
+    if "decoder_embed.weight" in state_dict:
+        return "pretraining"
+    if "head.weight" in state_dict:
+        return "classification"
+    return "encoder"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Configuration
+
+
+def config_from_official(
+    state_dict: Mapping[str, torch.Tensor],
+    args: argparse.Namespace | None = None,
+    *,
+    num_attention_heads: int | None = None,
+    decoder_num_attention_heads: int | None = None,
+) -> AudioMAEConfig:
+    """
+    The `AudioMAEConfig` of an official state dict: widths, depths and grid from the tensors, head counts from the
+    official presets (or the arguments given here), recipe details (masking, loss) from the training `args` if any.
+    """
+    kind = checkpoint_kind(state_dict)
+    projection = state_dict["patch_embed.proj.weight"]
+    hidden_size, in_channels, patch_height, patch_width = projection.shape
+    if in_channels != 1 or patch_height != patch_width:
+        raise CheckpointError(
+            f"patch_embed.proj.weight has shape {tuple(projection.shape)}: Audio-MAE embeds one-channel spectrograms "
+            "with square patches. This looks like an image model."
+        )
+    if args is not None and getattr(args, "use_custom_patch", False):
+        raise CheckpointError("The checkpoint was trained with overlapping patches (use_custom_patch), not supported.")
+    patch_size = patch_width
+    num_patches = state_dict["pos_embed"].shape[1] - 1
+    frequency_patches = OFFICIAL_MEL_BINS // patch_size
+    if num_patches <= 0 or num_patches % frequency_patches:
+        raise CheckpointError(
+            f"pos_embed has {num_patches} patch rows, not a whole number of {frequency_patches}-patch frequency rows "
+            f"of {OFFICIAL_MEL_BINS} mel bins in {patch_size}x{patch_size} patches (overlapping patches?)."
+        )
+    if num_attention_heads is None:
+        if hidden_size not in OFFICIAL_ENCODER_HEADS:
+            raise CheckpointError(
+                f"No official preset has a {hidden_size}-wide encoder, so its head count is unknown: pass "
+                "num_attention_heads (--num-attention-heads)."
+            )
+        num_attention_heads = OFFICIAL_ENCODER_HEADS[hidden_size]
+
+    fields = dict(
+        num_mel_bins=OFFICIAL_MEL_BINS,
+        target_length=num_patches // frequency_patches * patch_size,
+        patch_size=patch_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=_count_blocks(state_dict, "blocks"),
+        num_attention_heads=num_attention_heads,
+        mlp_ratio=state_dict["blocks.0.mlp.fc1.weight"].shape[0] / hidden_size,
+        layer_norm_eps=1e-6,  # every official preset: partial(nn.LayerNorm, eps=1e-6)
+    )
+    if kind == "pretraining":
+        fields |= _decoder_fields(state_dict, args, decoder_num_attention_heads)
+        if args is not None:
+            fields |= dict(mask_ratio=args.mask_ratio, norm_pix_loss=bool(args.norm_pix_loss))
+            if getattr(args, "mask_2d", False):
+                fields |= dict(
+                    mask_mode="time_frequency", mask_time_prob=args.mask_t_prob, mask_frequency_prob=args.mask_f_prob
+                )
+    if kind == "classification":
+        num_labels = state_dict["head.weight"].shape[0]
+        # The official classifier pools the patch tokens then applies fc_norm (global_pool=True), or normalises every
+        # token with `norm` and takes the cls token: a per-token LayerNorm, so the same as normalising the cls token.
+        fields |= dict(num_labels=num_labels, use_mean_pooling="fc_norm.weight" in state_dict)
+        if num_labels == AUDIOSET_CLASSES:
+            fields |= dict(id2label=audioset_id2label(), problem_type="multi_label_classification")
+        if args is not None and hasattr(args, "mask_t_prob"):
+            fields |= dict(mask_time_prob=args.mask_t_prob, mask_frequency_prob=args.mask_f_prob)
+    return AudioMAEConfig(**fields)
+
+
+def _decoder_fields(
+    state_dict: Mapping[str, torch.Tensor], args: argparse.Namespace | None, decoder_num_attention_heads: int | None
+) -> dict:
+    fields = dict(
+        decoder_hidden_size=state_dict["decoder_embed.weight"].shape[0],
+        decoder_num_hidden_layers=_count_blocks(state_dict, "decoder_blocks"),
+    )
+    if "decoder_blocks.0.attn.tau" in state_dict:
+        no_shift = args is not None and getattr(args, "no_shift", False)
+        fields |= dict(
+            decoder_attention="local",
+            decoder_num_attention_heads=state_dict["decoder_blocks.0.attn.tau"].shape[0],
+            decoder_window_size=OFFICIAL_WINDOW_SIZE,
+            decoder_shift_size=(0, 0) if no_shift else OFFICIAL_SHIFT_SIZE,
+            decoder_position_bias_hidden_size=state_dict["decoder_blocks.0.attn.meta_mlp.fc1.weight"].shape[0],
+        )
+    else:
+        fields |= dict(
+            decoder_attention="global",
+            decoder_num_attention_heads=decoder_num_attention_heads or OFFICIAL_DECODER_HEADS,
+        )
+    return fields
+
+
+def _count_blocks(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int:
+    indices = {int(match[1]) for key in state_dict if (match := re.match(rf"{prefix}\.(\d+)\.", key))}
+    if indices != set(range(len(indices))):
+        raise CheckpointError(f"{prefix} indices are not 0..n-1: {sorted(indices)}")
+    return len(indices)
+
+
+def audioset_id2label() -> dict[int, str]:
+    """The 527 AudioSet class names, by index, from the package's `audioset_class_labels_indices.csv`."""
+    text = (resources.files("audiomae_hf") / "audioset_class_labels_indices.csv").read_text(encoding="utf-8")
+    return {int(row["index"]): row["display_name"] for row in csv.DictReader(text.splitlines())}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Key mapping. A rule maps an official name to ours; `{i}` stands for a block index, and a trailing dot makes the rule
+# cover a module's `weight` and `bias`.
+
+_VIT_BLOCK_RULES = [
+    ("norm1.", "layernorm_before."),
+    ("attn.qkv.", "attention.qkv."),
+    ("attn.proj.", "attention.proj."),
+    ("norm2.", "layernorm_after."),
+    ("mlp.fc1.", "mlp.fc1."),
+    ("mlp.fc2.", "mlp.fc2."),
+]
+# The official local decoder block is timm_patch's SwinTransformerBlock, a post-norm Swin-V2 block.
+_LOCAL_DECODER_BLOCK_RULES = [
+    ("attn.qkv.", "attention.qkv."),
+    ("attn.proj.", "attention.proj."),
+    ("attn.tau", "attention.tau"),
+    ("attn.meta_mlp.fc1.", "attention.position_bias_mlp.fc1."),
+    ("attn.meta_mlp.fc2.", "attention.position_bias_mlp.fc2."),
+    ("norm1.", "attention_output_norm."),
+    ("mlp.fc1.", "mlp.fc1."),
+    ("mlp.fc2.", "mlp.fc2."),
+    ("norm2.", "mlp_output_norm."),
+]
+
+
+def _encoder_rules(prefix: str) -> list[tuple[str, str]]:
+    return [
+        ("cls_token", f"{prefix}embeddings.cls_token"),
+        ("pos_embed", f"{prefix}embeddings.position_embeddings"),
+        ("patch_embed.proj.", f"{prefix}embeddings.patch_embeddings.projection."),
+    ] + [(f"blocks.{{i}}.{official}", f"{prefix}encoder.layer.{{i}}.{ours}") for official, ours in _VIT_BLOCK_RULES]
+
+
+def key_mapping(config: AudioMAEConfig, kind: CheckpointKind) -> list[tuple[str, str]]:
+    """(official, ours) name rules for a checkpoint of `kind` converted with `config`."""
+    if kind == "encoder":
+        return _encoder_rules("")
+    rules = _encoder_rules("audiomae.")
+    if kind == "classification":
+        pooled_norm = "fc_norm." if config.use_mean_pooling else "norm."
+        return rules + [(pooled_norm, "fc_norm."), ("head.", "classifier.")]
+    block_rules = _LOCAL_DECODER_BLOCK_RULES if config.decoder_attention == "local" else _VIT_BLOCK_RULES
+    return (
+        rules
+        + [
+            ("norm.", "encoder_norm."),
+            ("decoder_embed.", "decoder.embed."),
+            ("mask_token", "decoder.mask_token"),
+            ("decoder_pos_embed", "decoder.position_embeddings"),
+            ("decoder_norm.", "decoder.norm."),
+            ("decoder_pred.", "decoder.pred."),
+        ]
+        + [(f"decoder_blocks.{{i}}.{official}", f"decoder.layer.{{i}}.{ours}") for official, ours in block_rules]
+    )
+
+
+def _rename(key: str, rules: list[tuple[str, str]]) -> str | None:
+    for source, target in rules:
+        pattern = re.escape(source).replace(re.escape("{i}"), r"(?P<i>\d+)")
+        pattern += r"(?P<leaf>weight|bias)" if source.endswith(".") else ""
+        match = re.fullmatch(pattern, key)
+        if match:
+            groups = match.groupdict()
+            return target.replace("{i}", groups.get("i") or "") + (groups.get("leaf") or "")
+    return None
+
+
+def _rename_all(
+    state_dict: Mapping[str, torch.Tensor], rules: list[tuple[str, str]]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    renamed, unplaced = {}, []
+    for key, tensor in state_dict.items():
+        new_key = _rename(key, rules)
+        if new_key is None:
+            unplaced.append(key)
+        else:
+            renamed[new_key] = tensor
+    return renamed, unplaced
+
+
+def official_to_hf_state_dict(
+    state_dict: Mapping[str, torch.Tensor], config: AudioMAEConfig, kind: CheckpointKind | None = None
+) -> dict[str, torch.Tensor]:
+    """Rename an official state dict to the keys of our model for its `kind`; the tensors are the same objects."""
+    kind = kind or checkpoint_kind(state_dict)
+    renamed, unplaced = _rename_all(state_dict, key_mapping(config, kind))
+    if unplaced:
+        raise CheckpointError(f"These {kind} checkpoint tensors have no place in the Hugging Face model: {unplaced}")
+    return renamed
+
+
+def hf_to_official_state_dict(
+    state_dict: Mapping[str, torch.Tensor], config: AudioMAEConfig, kind: CheckpointKind
+) -> dict[str, torch.Tensor]:
+    """The inverse of `official_to_hf_state_dict`: our keys back to the official names."""
+    inverse = [(ours, official) for official, ours in key_mapping(config, kind)]
+    renamed, unplaced = _rename_all(state_dict, inverse)
+    if unplaced:
+        raise CheckpointError(f"These tensors have no official name: {unplaced}")
+    return renamed
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Building the model
+
+MODEL_CLASSES: dict[CheckpointKind, type[PreTrainedModel]] = {
+    "pretraining": AudioMAEForPreTraining,
+    "classification": AudioMAEForAudioClassification,
+    "encoder": AudioMAEModel,
+}
+
+
+def model_kind(model: PreTrainedModel) -> CheckpointKind:
+    for kind, model_class in MODEL_CLASSES.items():
+        if type(model) is model_class:
+            return kind
+    raise TypeError(f"{type(model).__name__} is not one of the Audio-MAE model classes.")
+
+
+def convert_official_state_dict(
+    checkpoint: OfficialCheckpoint | Mapping[str, torch.Tensor],
+    *,
+    num_attention_heads: int | None = None,
+    decoder_num_attention_heads: int | None = None,
+    drop_final_norm: bool = False,
+) -> PreTrainedModel:
+    """
+    Our model holding exactly the weights of an official state dict: `AudioMAEForPreTraining` for a pretraining
+    checkpoint, `AudioMAEForAudioClassification` for a fine-tuned one, `AudioMAEModel` for an encoder alone.
+
+    `AudioMAEModel` has no final LayerNorm, so an encoder-only checkpoint that has one (`norm` or `fc_norm`, as a
+    timm port may) converts only with `drop_final_norm=True`, which leaves it out knowingly.
+    """
+    if not isinstance(checkpoint, OfficialCheckpoint):
+        checkpoint = OfficialCheckpoint(dict(checkpoint))
+    state_dict = dict(checkpoint.state_dict)
+    kind = checkpoint_kind(state_dict)
+    if kind == "encoder":
+        final_norms = sorted(key for key in state_dict if re.fullmatch(r"(fc_)?norm\.(weight|bias)", key))
+        if final_norms and not drop_final_norm:
+            raise CheckpointError(
+                f"This encoder-only checkpoint has a final LayerNorm ({final_norms}) and AudioMAEModel has none: its "
+                "outputs are the last block's tokens, before any norm. Pass drop_final_norm=True (--drop-final-norm) "
+                "to convert the encoder without it."
+            )
+        state_dict = {key: value for key, value in state_dict.items() if key not in final_norms}
+    config = config_from_official(
+        state_dict,
+        checkpoint.args,
+        num_attention_heads=num_attention_heads,
+        decoder_num_attention_heads=decoder_num_attention_heads,
+    )
+    # Half-precision ports widen losslessly: the model computes in float32, as the official code did.
+    converted = {key: tensor.float() for key, tensor in official_to_hf_state_dict(state_dict, config, kind).items()}
+    # A random init would only be overwritten: the check below makes sure every stored tensor comes from the
+    # checkpoint, and `assign` hands the checkpoint's tensors to the model instead of copying 0.5 GB for ViT-B.
+    with no_init_weights():
+        model = MODEL_CLASSES[kind](config)
+    _check_same_keys_and_shapes(model, converted, key_mapping(config, kind))
+    model.load_state_dict(converted, strict=True, assign=True)
+    return model.eval()
+
+
+def _check_same_keys_and_shapes(
+    model: PreTrainedModel, converted: Mapping[str, torch.Tensor], rules: list[tuple[str, str]]
+) -> None:
+    # Non-persistent buffers (relative coordinates, shift masks) are rebuilt by the model, never stored.
+    expected = model.state_dict()
+    inverse = [(ours, official) for official, ours in rules]
+
+    def official_name(key: str) -> str:
+        return _rename(key, inverse) or key
+
+    missing = sorted(official_name(key) for key in expected.keys() - converted.keys())
+    unexpected = sorted(official_name(key) for key in converted.keys() - expected.keys())
+    mismatched = [
+        f"{official_name(key)}: checkpoint {tuple(converted[key].shape)}, model {tuple(expected[key].shape)}"
+        for key in sorted(expected.keys() & converted.keys())
+        if converted[key].shape != expected[key].shape
+    ]
+    if missing or unexpected or mismatched:
+        problems = [
+            f"missing from the checkpoint: {missing}" if missing else "",
+            f"not expected by {type(model).__name__}: {unexpected}" if unexpected else "",
+            f"shape mismatches: {mismatched}" if mismatched else "",
+        ]
+        raise CheckpointError(
+            "The checkpoint does not fit the model inferred from it (official key names). "
+            + "; ".join(problem for problem in problems if problem)
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing a model folder
+
+
+def convert_checkpoint(
+    checkpoint_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    push_to_hub: str | None = None,
+    private: bool | None = None,
+    token: str | None = None,
+    num_attention_heads: int | None = None,
+    decoder_num_attention_heads: int | None = None,
+    drop_final_norm: bool = False,
+    converted_from: str | None = None,
+) -> Path:
+    """
+    Convert an official checkpoint into a complete model folder at `output_dir` (config with `auto_map`, the model
+    code, `model.safetensors`, `preprocessor_config.json`, `README.md`), and upload it to `push_to_hub` if given.
+
+    The folder is written next to `output_dir` under a temporary name, reloaded and compared tensor by tensor with
+    the converted model, and only then moved into place: a failure at any step leaves no `output_dir` behind.
+    `output_dir` must not exist yet (or be empty).
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise FileExistsError(f"{output_dir} already exists and is not empty: choose a new folder.")
+    checkpoint = load_official_checkpoint(checkpoint_path)
+    model = convert_official_state_dict(
+        checkpoint,
+        num_attention_heads=num_attention_heads,
+        decoder_num_attention_heads=decoder_num_attention_heads,
+        drop_final_norm=drop_final_norm,
+    )
+    # Staged beside the target so the final rename stays on one filesystem; mkdir (unlike mkdtemp) honours the umask.
+    staging = output_dir.parent / f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        write_model_folder(
+            model,
+            staging,
+            repo_id=push_to_hub or output_dir.name,
+            converted_from=converted_from or Path(checkpoint_path).name,
+        )
+        if output_dir.exists():
+            output_dir.rmdir()
+        staging.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if push_to_hub:
+        from .hub import push_model_folder
+
+        push_model_folder(output_dir, push_to_hub, private=private, token=token)
+    return output_dir
+
+
+def write_model_folder(model: PreTrainedModel, folder: Path, *, repo_id: str, converted_from: str) -> None:
+    """Save `model`, the feature extractor and the model card to `folder`, then check the saved weights reload."""
+    model.save_pretrained(folder)
+    AudioMAEFeatureExtractor().save_pretrained(folder)
+    render_converted_model_card(model, repo_id, converted_from).save(folder / "README.md")
+    saved = load_file(folder / "model.safetensors")
+    expected = model.state_dict()
+    if saved.keys() != expected.keys() or any(not torch.equal(saved[key], expected[key]) for key in expected):
+        raise RuntimeError(f"The weights saved in {folder} differ from the converted model's.")
+
+
+def render_converted_model_card(model: PreTrainedModel, repo_id: str, converted_from: str):
+    """The Hub card of a converted checkpoint (CC BY-NC 4.0, with its provenance), from `audiomae_hf.hub`."""
+    from .hub import render_model_card
+
+    kind = "fine-tuned" if model_kind(model) == "classification" else "pretrained"
+    return render_model_card(kind, model.config, repo_id, converted_from=converted_from)
+
+
+__all__ = [
+    "CheckpointError",
+    "OfficialCheckpoint",
+    "audioset_id2label",
+    "checkpoint_kind",
+    "config_from_official",
+    "convert_checkpoint",
+    "convert_official_state_dict",
+    "hf_to_official_state_dict",
+    "key_mapping",
+    "load_official_checkpoint",
+    "official_to_hf_state_dict",
+]
