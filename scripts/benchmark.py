@@ -1,0 +1,162 @@
+"""Side-by-side benchmarks of audiomae_hf, measured in one run and printed as one table (`make bench`).
+
+Each benchmark is a function `rows(threads: int) -> list[dict]`; add yours to `BENCHMARKS`. A row has the keys
+`task`, `implementation`, `seconds` (median wall time), `ratio` (speed relative to the task's baseline row),
+`peak_mib` and optionally `notes` (say there what the memory figure measures). Run a subset with `--only NAME`
+(repeatable). Everything runs on the CPU with `--threads` (default 2) torch threads.
+
+For feature extraction, peak memory is measured in a fresh subprocess per implementation (`--memory-probe NAME`, see `MEMORY_PROBES`): after
+the imports and the inputs are in place the kernel's resident-set high-water mark is reset
+(`/proc/self/clear_refs`), the call runs once, and the row reports the increase of that high-water mark over the
+resident set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT
+libraries), and nothing allocated before the call.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def median_seconds(run: Callable[[], object], repeats: int = 5) -> float:
+    run()  # warm-up: first-call allocations and lazy initialisation
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def peak_memory_mib(probe: str, threads: int) -> float:
+    """Increase of the resident-set high-water mark during one call, measured in a fresh subprocess."""
+    command = [sys.executable, __file__, "--memory-probe", probe, "--threads", str(threads)]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _resident_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def _run_memory_probe(probe: str) -> None:
+    run = MEMORY_PROBES[probe]()
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current resident set
+    resident_before = _resident_kb("VmRSS")
+    run()
+    print((_resident_kb("VmHWM") - resident_before) / 1024)
+
+
+# Feature extraction: a batch of 32 ten-second clips, ours against transformers' ASTFeatureExtractor, whose numpy
+# path (used when torchaudio is missing, as here) computes the same Kaldi-style fbank.
+FEATURE_EXTRACTION_BATCH = (32, 160_000)
+
+
+def _feature_extraction_batch() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return list((0.1 * rng.standard_normal(FEATURE_EXTRACTION_BATCH)).astype(np.float32))
+
+
+def _audiomae_extractor_run() -> Callable[[], object]:
+    from audiomae_hf import AudioMAEFeatureExtractor
+
+    extractor = AudioMAEFeatureExtractor()
+    clips = _feature_extraction_batch()
+    return lambda: extractor(clips, sampling_rate=16000, return_tensors="pt")
+
+
+def _ast_extractor_run() -> Callable[[], object]:
+    from transformers import ASTFeatureExtractor
+
+    extractor = ASTFeatureExtractor(num_mel_bins=128, max_length=1024)
+    clips = _feature_extraction_batch()
+    return lambda: extractor(clips, sampling_rate=16000, return_tensors="pt")
+
+
+def feature_extraction_rows(threads: int) -> list[dict]:
+    task = "feature extraction, 32 x 10 s clips"
+    ours = median_seconds(_audiomae_extractor_run())
+    baseline = median_seconds(_ast_extractor_run())
+    memory_note = "peak RSS increase during one call"
+    return [
+        {
+            "task": task,
+            "implementation": "ASTFeatureExtractor (transformers, numpy path)",
+            "seconds": baseline,
+            "ratio": 1.0,
+            "peak_mib": peak_memory_mib("ast_feature_extractor", threads),
+            "notes": f"loop over clips; {memory_note}",
+        },
+        {
+            "task": task,
+            "implementation": "AudioMAEFeatureExtractor",
+            "seconds": ours,
+            "ratio": baseline / ours,
+            "peak_mib": peak_memory_mib("audiomae_feature_extractor", threads),
+            "notes": f"batched torch; {memory_note}",
+        },
+    ]
+
+
+MEMORY_PROBES = {
+    "audiomae_feature_extractor": _audiomae_extractor_run,
+    "ast_feature_extractor": _ast_extractor_run,
+}
+
+BENCHMARKS = [feature_extraction_rows]
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ["task", "implementation", "median time", "speed ratio", "peak memory", "notes"]
+    lines = [
+        [
+            row["task"],
+            row["implementation"],
+            f"{row['seconds'] * 1000:.1f} ms",
+            f"{row['ratio']:.1f}x",
+            f"{row['peak_mib']:.0f} MiB",
+            row.get("notes", ""),
+        ]
+        for row in rows
+    ]
+    widths = [max(len(cells[column]) for cells in [header, *lines]) for column in range(len(header))]
+    separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    rendered = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+        for cells in [header, *lines]
+    ]
+    return "\n".join([rendered[0], separator, *rendered[1:]])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = [benchmark.__name__ for benchmark in BENCHMARKS]
+    parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--memory-probe", choices=sorted(MEMORY_PROBES), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        _run_memory_probe(args.memory_probe)
+        return
+    rows = []
+    for benchmark in BENCHMARKS:
+        if args.only is None or benchmark.__name__ in args.only:
+            rows.extend(benchmark(args.threads))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Feature extractor class for Audio-MAE."""
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import torch
+from transformers import BatchFeature, SequenceFeatureExtractor
+from transformers.utils import TensorType, logging
+
+logger = logging.get_logger(__name__)
+
+# Kaldi's frame options as Audio-MAE sets them: 25 ms windows every 10 ms, FFT length rounded up to a power of two.
+FRAME_LENGTH_MS = 25
+FRAME_SHIFT_MS = 10
+PREEMPHASIS_COEFFICIENT = 0.97
+LOW_FREQUENCY = 20.0
+# Kaldi floors mel energies at numeric_limits<float>::epsilon() before the log, in whatever precision it computes.
+LOG_FLOOR = torch.finfo(torch.float32).eps
+MEL_BLOCKS = 4
+CPU_FRAMES_PER_BLOCK = 1024
+# Divisors that turn integer PCM into float samples in [-1, 1), the convention of soundfile and torchaudio.
+PCM_FULL_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31}
+
+
+def kaldi_mel_scale(frequency: torch.Tensor) -> torch.Tensor:
+    return 1127.0 * (1.0 + frequency / 700.0).log()
+
+
+@lru_cache(maxsize=8)
+def kaldi_mel_filter_bank(
+    num_mel_bins: int, fft_length: int, sampling_rate: int, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """
+    Kaldi's triangular mel filters from 20 Hz to Nyquist, overlapping by half and evenly spaced on Kaldi's mel
+    scale, as a [fft_length // 2 + 1, num_mel_bins] float32 matrix to multiply power spectra with.
+
+    The filter edges are computed in float32 in the same order of operations as Kaldi and torchaudio: a weak band
+    next to a strong FFT bin shows that bin's power times the weight's rounding error, so float64 weights would
+    move such bands by up to 3e-4 in the log.
+    """
+    nyquist = sampling_rate / 2
+    mel_low = 1127.0 * math.log(1.0 + LOW_FREQUENCY / 700.0)
+    mel_high = 1127.0 * math.log(1.0 + nyquist / 700.0)
+    mel_spacing = (mel_high - mel_low) / (num_mel_bins + 1)
+    # filter i rises from edge i to a peak at edge i + 1 and falls to zero at edge i + 2
+    edge_index = torch.arange(num_mel_bins)
+    left = mel_low + edge_index * mel_spacing
+    centre = mel_low + (edge_index + 1.0) * mel_spacing
+    right = mel_low + (edge_index + 2.0) * mel_spacing
+    fft_bin_mels = kaldi_mel_scale(sampling_rate / fft_length * torch.arange(float(fft_length // 2)))[:, None]
+    rising = (fft_bin_mels - left) / (centre - left)
+    falling = (right - fft_bin_mels) / (right - centre)
+    filters = torch.minimum(rising, falling).clamp(min=0.0)
+    # Kaldi's filters stop short of the Nyquist bin.
+    filters = torch.nn.functional.pad(filters, (0, 0, 0, 1))
+    return filters.to(device=device, dtype=torch.float32)
+
+
+@lru_cache(maxsize=8)
+def _mel_filter_blocks(
+    num_mel_bins: int, fft_length: int, sampling_rate: int, device: torch.device
+) -> tuple[tuple[int, int, torch.Tensor], ...]:
+    """
+    The filter bank cut into `MEL_BLOCKS` groups of adjacent filters, each with the range of FFT bins it covers:
+    (first_bin, end_bin, filters[first_bin:end_bin, group]). The matrix is banded, so the groups skip about three
+    quarters of the multiply-adds of one dense product.
+    """
+    filters = kaldi_mel_filter_bank(num_mel_bins, fft_length, sampling_rate, device)
+    blocks = []
+    for group in torch.arange(num_mel_bins).tensor_split(MEL_BLOCKS):
+        group_filters = filters[:, group[0] : group[-1] + 1]
+        covered_bins = group_filters.any(dim=1).nonzero().flatten().tolist()
+        # A group of filters too narrow to hold any FFT bin gets an empty range, and so the log floor.
+        first_bin, end_bin = (covered_bins[0], covered_bins[-1] + 1) if covered_bins else (0, 0)
+        blocks.append((first_bin, end_bin, group_filters[first_bin:end_bin].contiguous()))
+    return tuple(blocks)
+
+
+def _frame_means(waveforms: torch.Tensor, frame_length: int, frame_shift: int) -> torch.Tensor:
+    """Mean of every frame, `(batch, frames)`, summing each sample once: frames are made of whole chunks of
+    gcd(frame_length, frame_shift) samples (80 at 16 kHz)."""
+    chunk = math.gcd(frame_length, frame_shift)
+    chunk_sums = waveforms.unflatten(-1, (-1, chunk)).sum(dim=-1)
+    return chunk_sums.unfold(-1, frame_length // chunk, frame_shift // chunk).mean(dim=-1) / chunk
+
+
+def log_mel_fbank(
+    waveforms: torch.Tensor,
+    num_samples: torch.Tensor | None = None,
+    sampling_rate: int = 16000,
+    num_mel_bins: int = 128,
+    max_frames: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Audio-MAE's log-mel filter bank of a batch of clips, equal (up to float32 rounding of the result) to
+    `torchaudio.compliance.kaldi.fbank(waveform - waveform.mean(), htk_compat=True, use_energy=False,
+    window_type="hanning", num_mel_bins=num_mel_bins, dither=0.0, frame_shift=10)` computed in float64 for each clip,
+    but for all clips at once.
+
+    Args:
+        waveforms (`torch.Tensor` of shape `(batch, samples)`):
+            Float mono clips at `sampling_rate`, shorter ones padded at the end with any finite value.
+        num_samples (`torch.Tensor` of shape `(batch,)`, *optional*):
+            Length of each clip; defaults to all `samples`. Every clip needs at least one 25 ms frame.
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            Sampling rate of the clips in Hz.
+        num_mel_bins (`int`, *optional*, defaults to 128):
+            Number of mel filters.
+        max_frames (`int`, *optional*):
+            Compute at most this many frames of each clip.
+
+    Returns:
+        `tuple(torch.Tensor, torch.Tensor)`: the float32 log-mel features `(batch, frames, num_mel_bins)`, zero past
+        each clip's last frame, and the number of frames of each clip `(batch,)`.
+    """
+    batch_size, length = waveforms.shape
+    device = waveforms.device
+    if num_samples is None:
+        num_samples = torch.full((batch_size,), length, device=device)
+    num_samples = num_samples.to(device)
+    frame_length = sampling_rate * FRAME_LENGTH_MS // 1000
+    frame_shift = sampling_rate * FRAME_SHIFT_MS // 1000
+    fft_length = 2 ** math.ceil(math.log2(frame_length))
+    if int(num_samples.min()) < frame_length:
+        raise ValueError(f"Every clip needs at least {frame_length} samples (one frame), got {num_samples.tolist()}.")
+
+    # Kaldi's snip_edges: only frames that lie wholly inside the clip.
+    num_frames = (num_samples - frame_length) // frame_shift + 1
+    if max_frames is not None:
+        num_frames = num_frames.clamp(max=max_frames)
+    total_frames = int(num_frames.max())
+
+    # Float64 up to the power spectrum: float32 rounding noise, relative to a frame's total energy, is larger than the
+    # weakest mel bands (those near the log floor, and the lowest bands that pre-emphasis attenuates), which then come
+    # out up to 1e-2 off. The mel product and the log are well conditioned and stay in float32.
+    waveforms = waveforms[:, : (total_frames - 1) * frame_shift + frame_length].to(torch.float64)
+
+    # Kaldi removes each frame's mean, pre-emphasises (the first sample against itself) and applies a Hann window.
+    # The window's first weight is zero, so the first sample never counts, and the rest of a pre-emphasised frame is
+    # the pre-emphasised waveform minus (1 - coefficient) times the frame mean: both are computed once per waveform
+    # instead of once per overlapping frame. The per-frame mean removal also makes Audio-MAE's subtraction of the
+    # clip mean a no-op, so it is skipped.
+    frame_offsets = (1 - PREEMPHASIS_COEFFICIENT) * _frame_means(waveforms, frame_length, frame_shift)
+    emphasized = torch.add(waveforms[:, 1:], waveforms[:, :-1], alpha=-PREEMPHASIS_COEFFICIENT)
+    frames = emphasized.unfold(-1, frame_length - 1, frame_shift)  # [batch, frames, frame_length - 1], a view
+    window = torch.hann_window(frame_length, periodic=False, dtype=torch.float64, device=device)[1:]
+    mel_blocks = _mel_filter_blocks(num_mel_bins, fft_length, sampling_rate, device)
+
+    # On the CPU, blocks of about a thousand frames keep every intermediate in cache; that halves the time.
+    frames_per_block = max(1, CPU_FRAMES_PER_BLOCK // batch_size) if device.type == "cpu" else total_frames
+    padded = torch.zeros(batch_size, frames_per_block, fft_length, dtype=torch.float64, device=device)
+    power = torch.empty(batch_size, frames_per_block, fft_length // 2 + 1, device=device)
+    log_mel = torch.empty(batch_size, total_frames, num_mel_bins, device=device)
+    for start in range(0, total_frames, frames_per_block):
+        block_size = min(frames_per_block, total_frames - start)
+        block = slice(start, start + block_size)
+        windowed = padded[:, :block_size, : frame_length - 1]
+        torch.sub(frames[:, block], frame_offsets[:, block, None], out=windowed)
+        windowed.mul_(window)
+        spectrum = torch.view_as_real(torch.fft.rfft(padded[:, :block_size])).square_()
+        block_power = torch.add(spectrum[..., 0], spectrum[..., 1], out=power[:, :block_size])
+        mel_energies = torch.cat([block_power[..., first:end] @ filters for first, end, filters in mel_blocks], dim=-1)
+        log_mel[:, block] = mel_energies.clamp_(min=LOG_FLOOR).log_()
+
+    past_clip_end = torch.arange(total_frames, device=device) >= num_frames[:, None]
+    log_mel.masked_fill_(past_clip_end[..., None], 0.0)
+    return log_mel, num_frames
+
+
+def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
+    """
+    Band-limited resampling of `waveform` (`(..., samples)`) from `orig_sr` to `target_sr` Hz: windowed-sinc
+    interpolation (Hann window, 6 zero crossings each side, cut-off at 99% of the lower Nyquist frequency), computed
+    as a polyphase filter, the method and defaults of `torchaudio.functional.resample`. Returns
+    `ceil(samples * target_sr / orig_sr)` samples in the input's float dtype.
+    """
+    if orig_sr == target_sr:
+        return waveform
+    zero_crossings, rolloff = 6, 0.99
+    common = math.gcd(orig_sr, target_sr)
+    orig_step, target_step = orig_sr // common, target_sr // common
+    # cut-off in units of the reduced input rate
+    cutoff = min(orig_step, target_step) * rolloff
+    half_width = math.ceil(zero_crossings * orig_step / cutoff)
+
+    # Output phase p of every block of `target_step` outputs sits at input position p * orig_step / target_step; its
+    # filter taps cover inputs from half_width before to half_width after the block's first input.
+    taps = torch.arange(-half_width, half_width + orig_step, dtype=torch.float64, device=waveform.device)
+    phases = torch.arange(target_step, dtype=torch.float64, device=waveform.device)
+    distance = (taps[None, :] / orig_step - phases[:, None] / target_step) * cutoff  # in zero crossings
+    distance = distance.clamp(-zero_crossings, zero_crossings)
+    window = torch.cos(distance * math.pi / zero_crossings / 2) ** 2
+    kernels = torch.special.sinc(distance) * window * (cutoff / orig_step)  # [target_step, taps]
+
+    dtype = waveform.dtype if waveform.is_floating_point() else torch.float32
+    leading_shape, num_samples = waveform.shape[:-1], waveform.shape[-1]
+    signal = waveform.reshape(-1, 1, num_samples).to(torch.float64)
+    signal = torch.nn.functional.pad(signal, (half_width, half_width + orig_step))
+    blocks = torch.nn.functional.conv1d(signal, kernels[:, None, :], stride=orig_step)  # [batch, phase, block]
+    resampled = blocks.transpose(1, 2).reshape(len(signal), -1)
+    target_length = math.ceil(num_samples * target_step / orig_step)
+    return resampled[:, :target_length].reshape(*leading_shape, target_length).to(dtype)
+
+
+def _as_float_waveform(clip, index: int) -> torch.Tensor:
+    """One clip as a 1-D float32 tensor, integer PCM scaled to [-1, 1); a `ValueError` naming what is wrong otherwise."""
+    if not isinstance(clip, torch.Tensor):
+        try:
+            array = np.asarray(clip)
+        except ValueError as error:
+            raise ValueError(f"Clip {index} is a ragged nested sequence, not a 1-D clip: {error}") from None
+        if array.dtype == object:
+            raise ValueError(f"Clip {index} is a ragged nested sequence, not a 1-D clip.")
+        clip = torch.as_tensor(np.ascontiguousarray(array))
+    if clip.ndim != 1:
+        raise ValueError(
+            f"Clip {index} has shape {tuple(clip.shape)}; every clip must be 1-D mono audio. Downmix multi-channel "
+            "audio first (e.g. `waveform.mean(axis=-1)` for `(samples, channels)`)."
+        )
+    if clip.numel() == 0:
+        raise ValueError(f"Clip {index} is empty.")
+    if clip.dtype in PCM_FULL_SCALE:
+        clip = clip.to(torch.float64) / PCM_FULL_SCALE[clip.dtype]
+    elif not clip.is_floating_point():
+        raise ValueError(
+            f"Clip {index} has dtype {clip.dtype}: pass float samples in [-1, 1], or int16 / int32 PCM (scaled by "
+            "1/2**15 and 1/2**31)."
+        )
+    waveform = clip.detach().to(torch.float32)
+    if not torch.isfinite(waveform).all():
+        raise ValueError(f"Clip {index} contains NaN or infinite samples.")
+    return waveform
+
+
+class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Constructs an Audio-MAE feature extractor: the log-mel spectrogram the released Audio-MAE models were trained on.
+
+    Each clip's waveform mean is removed, Kaldi-compatible filter-bank features are computed (25 ms Hann windows
+    every 10 ms, pre-emphasis 0.97, `num_mel_bins` mel filters from 20 Hz to Nyquist, natural log floored at float32
+    epsilon), the frames are zero-padded at the end or cropped to `target_length`, and the result is normalised as
+    `(fbank - mean) / (2 * std)`. This is the official preprocessing (`torchaudio.compliance.kaldi.fbank` with the
+    options of Audio-MAE's `dataset.py`), computed batched in torch, on any device, without torchaudio.
+
+    Input is 16 kHz mono: a 1-D array or tensor is one clip; a 2-D array or tensor, or a list of 1-D arrays of any
+    lengths, is a batch. A 2-D array is always read as `(batch, samples)`, so multi-channel audio must be downmixed
+    to mono first. Float samples are taken as they are; int16 and int32 PCM are scaled to [-1, 1) by 1/2**15 and
+    1/2**31, as soundfile and torchaudio read them.
+
+    This feature extractor inherits from [`~feature_extraction_sequence_utils.SequenceFeatureExtractor`] which contains
+    most of the main methods. Users should refer to this superclass for more information regarding those methods.
+
+    Args:
+        feature_size (`int`, *optional*, defaults to 128):
+            The feature dimension of the extracted features (equal to `num_mel_bins`).
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            The sampling rate at which the audio must be given, in Hz.
+        num_mel_bins (`int`, *optional*, defaults to 128):
+            Number of mel filters.
+        target_length (`int`, *optional*, defaults to 1024):
+            Frames of every output spectrogram: longer clips are cropped, shorter ones padded at the end.
+        padding_value (`float`, *optional*, defaults to 0.0):
+            Log-mel value of padding frames, before normalisation (Audio-MAE pads with zeros there).
+        do_normalize (`bool`, *optional*, defaults to `True`):
+            Whether to normalise the log-mel features with `mean` and `std`.
+        mean (`float`, *optional*, defaults to -4.2677393):
+            Mean of the log-mel features of the training corpus (AudioSet by default). See
+            `audiomae_hf.normalization_stats` to compute it for another corpus.
+        std (`float`, *optional*, defaults to 4.5689974):
+            Standard deviation of the log-mel features of the training corpus (AudioSet by default).
+        return_attention_mask (`bool`, *optional*, defaults to `False`):
+            Whether [`~AudioMAEFeatureExtractor.__call__`] returns an `attention_mask` over frames: 1 for frames
+            computed from audio, 0 for padding.
+    """
+
+    model_input_names = ["input_values", "attention_mask"]
+
+    def __init__(
+        self,
+        feature_size=128,
+        sampling_rate=16000,
+        num_mel_bins=128,
+        target_length=1024,
+        padding_value=0.0,
+        do_normalize=True,
+        mean=-4.2677393,
+        std=4.5689974,
+        return_attention_mask=False,
+        **kwargs,
+    ):
+        super().__init__(
+            feature_size=feature_size,
+            sampling_rate=sampling_rate,
+            padding_value=padding_value,
+            return_attention_mask=return_attention_mask,
+            **kwargs,
+        )
+        self.num_mel_bins = num_mel_bins
+        self.target_length = target_length
+        self.do_normalize = do_normalize
+        self.mean = mean
+        self.std = std
+
+    def normalize(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return (log_mel - self.mean) / (2 * self.std)
+
+    def __call__(
+        self,
+        raw_speech: np.ndarray | torch.Tensor | Sequence[np.ndarray] | Sequence[torch.Tensor] | Sequence[float],
+        sampling_rate: int | None = None,
+        return_tensors: str | TensorType | None = None,
+        return_attention_mask: bool | None = None,
+        device: str | torch.device | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Featurize one clip or a batch of clips.
+
+        Args:
+            raw_speech (`np.ndarray`, `torch.Tensor`, `list[np.ndarray]`, `list[torch.Tensor]` or `list[float]`):
+                One 1-D clip, a 2-D `(batch, samples)` array or tensor, or a list of 1-D clips of any lengths. Mono,
+                at `self.sampling_rate`, at least one 25 ms frame long.
+            sampling_rate (`int`, *optional*):
+                The sampling rate of `raw_speech`. Strongly recommended: a mismatch then raises instead of silently
+                producing features the model was not trained on.
+            return_tensors (`str` or [`~utils.TensorType`], *optional*):
+                `"pt"` for torch tensors on `device`, `"np"` for numpy arrays, `None` for lists of numpy arrays.
+            return_attention_mask (`bool`, *optional*):
+                Whether to return the frame-level `attention_mask`; defaults to `self.return_attention_mask`.
+            device (`str` or `torch.device`, *optional*):
+                Where to compute, e.g. `"cuda"`; defaults to the device of a tensor input, else the CPU.
+
+        Returns:
+            [`BatchFeature`]: `input_values` of shape `(batch, target_length, num_mel_bins)`, float32, and
+            `attention_mask` of shape `(batch, target_length)` if requested.
+        """
+        if sampling_rate is not None:
+            if sampling_rate != self.sampling_rate:
+                raise ValueError(
+                    f"The model corresponding to this feature extractor: {self.__class__.__name__} was trained using a "
+                    f"sampling rate of {self.sampling_rate}. Please make sure that the provided `raw_speech` input was "
+                    f"sampled with {self.sampling_rate} and not {sampling_rate} (see `audiomae_hf.resample`)."
+                )
+        else:
+            logger.warning(
+                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()`. "
+                "Failing to do so can result in silent errors that might be hard to debug."
+            )
+        if return_attention_mask is None:
+            return_attention_mask = self.return_attention_mask
+        if device is None:
+            device = raw_speech.device if isinstance(raw_speech, torch.Tensor) else "cpu"
+
+        waveforms, num_samples = self._batch_waveforms(raw_speech, device)
+        log_mel, num_frames = log_mel_fbank(
+            waveforms, num_samples, self.sampling_rate, self.num_mel_bins, max_frames=self.target_length
+        )
+        frame_index = torch.arange(self.target_length, device=waveforms.device)
+        is_audio_frame = frame_index < num_frames[:, None]  # [batch, target_length]
+        input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, self.target_length - log_mel.shape[1]))
+        input_values = torch.where(is_audio_frame[..., None], input_values, self.padding_value)
+        if self.do_normalize:
+            input_values = self.normalize(input_values)
+
+        features = {"input_values": input_values}
+        if return_attention_mask:
+            features["attention_mask"] = is_audio_frame.long()
+        if return_tensors != "pt" and return_tensors != TensorType.PYTORCH:
+            features = {name: value.cpu().numpy() for name, value in features.items()}
+            if return_tensors is None:
+                features = {name: list(value) for name, value in features.items()}
+        return BatchFeature(features)
+
+    def _batch_waveforms(self, raw_speech, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate the input and stack it into zero-padded float32 clips `(batch, samples)` and their lengths."""
+        if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
+            if raw_speech.ndim > 2:
+                raise ValueError(
+                    f"raw_speech has shape {tuple(raw_speech.shape)}: expected one mono clip (samples,) or a batch "
+                    "(batch, samples). Downmix multi-channel audio to mono first."
+                )
+            clips = [raw_speech] if raw_speech.ndim == 1 else list(raw_speech)
+        elif isinstance(raw_speech, (list, tuple)):
+            if len(raw_speech) > 0 and all(isinstance(sample, (int, float)) for sample in raw_speech):
+                clips = [np.asarray(raw_speech, dtype=np.float32)]
+            else:
+                clips = list(raw_speech)
+        else:
+            raise ValueError(
+                f"raw_speech of type {type(raw_speech).__name__} is not audio: pass a numpy array, a torch tensor, "
+                "or a list of 1-D arrays."
+            )
+        if not clips:
+            raise ValueError("raw_speech is empty: pass at least one clip.")
+        waveforms = [_as_float_waveform(clip, index) for index, clip in enumerate(clips)]
+        frame_length = self.sampling_rate * FRAME_LENGTH_MS // 1000
+        too_short = {index: len(waveform) for index, waveform in enumerate(waveforms) if len(waveform) < frame_length}
+        if too_short:
+            raise ValueError(
+                f"Clips shorter than one {FRAME_LENGTH_MS} ms frame ({frame_length} samples) have no features; "
+                f"samples of those clips by index: {too_short}."
+            )
+        num_samples = torch.tensor([len(waveform) for waveform in waveforms], device=device)
+        padded = torch.nn.utils.rnn.pad_sequence([waveform.to(device) for waveform in waveforms], batch_first=True)
+        return padded, num_samples
+
+
+__all__ = ["AudioMAEFeatureExtractor", "kaldi_mel_filter_bank", "log_mel_fbank", "resample"]
