@@ -4,7 +4,7 @@
     python scripts/convert_audiomae_to_hf.py finetuned.pth audiomae-ft-as2m --push_to_hub me/audiomae-ft-as2m
 
 The folder loads with `AutoModelForPreTraining` (pretrained.pth), `AutoModelForAudioClassification` (finetuned.pth) or
-`AutoModel` (an encoder alone); see `audiomae_hf.convert`. The official weights are CC BY-NC 4.0, and so is the output.
+`AutoModel` (an encoder alone, or `--encoder-only`); see `audiomae_hf.convert`. The official weights are CC BY-NC 4.0, and so is the output.
 """
 
 import argparse
@@ -28,9 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--decoder-num-attention-heads", type=int, help="heads of a global-attention decoder (official: 16)"
     )
     parser.add_argument(
-        "--drop-final-norm",
+        "--encoder-only",
         action="store_true",
-        help="convert an encoder-only checkpoint whose final LayerNorm AudioMAEModel cannot hold, leaving it out",
+        help="convert only the encoder into AudioMAEModel, leaving out any final norm, decoder or head "
+        "(needed for timm exports of the pretrained encoder, which carry a final norm and a placeholder head)",
     )
     parser.add_argument("--converted-from", help="name or URL of the source checkpoint, for the model card")
     return parser.parse_args(argv)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             private=args.private or None,
             num_attention_heads=args.num_attention_heads,
             decoder_num_attention_heads=args.decoder_num_attention_heads,
-            drop_final_norm=args.drop_final_norm,
+            encoder_only=args.encoder_only,
             converted_from=args.converted_from,
         )
     except (CheckpointError, FileExistsError) as error:

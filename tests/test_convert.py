@@ -1,6 +1,7 @@
 """Converting official Audio-MAE checkpoints into Hugging Face folders: mapping, round trip, folder contents, refusals."""
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -187,13 +188,42 @@ def test_encoder_only_checkpoint_without_final_norm_becomes_audiomae_model():
     assert isinstance(model, AudioMAEModel)
 
 
-def test_encoder_only_checkpoint_with_final_norm_converts_only_when_told_to_drop_it():
-    state_dict = make_official_state_dict("finetuned", "small", seed=4)
-    encoder = {key: value for key, value in state_dict.items() if not key.startswith("head.")}
-    with pytest.raises(CheckpointError, match="drop_final_norm"):
-        convert_official_state_dict(encoder, num_attention_heads=SMALL_HEADS)
-    model = convert_official_state_dict(encoder, num_attention_heads=SMALL_HEADS, drop_final_norm=True)
+def test_encoder_only_checkpoint_with_final_norm_is_refused_unless_converting_the_encoder_only():
+    state_dict = make_official_state_dict("pretrained", "small", seed=4)
+    encoder_and_norm = {
+        key: value
+        for key, value in state_dict.items()
+        if key.startswith(("blocks.", "norm.", "cls_", "pos_", "patch_"))
+    }
+    with pytest.raises(CheckpointError, match="encoder_only"):
+        convert_official_state_dict(encoder_and_norm, num_attention_heads=SMALL_HEADS)
+    model = convert_official_state_dict(encoder_and_norm, num_attention_heads=SMALL_HEADS, encoder_only=True)
     assert isinstance(model, AudioMAEModel)
+
+
+def test_head_without_fc_norm_is_refused_as_ambiguous():
+    # timm's export of the pretrained encoder: final `norm` and a placeholder `head`, no `fc_norm`.
+    state_dict = make_official_state_dict("finetuned", "small", seed=4)
+    state_dict["norm.weight"], state_dict["norm.bias"] = (
+        state_dict.pop("fc_norm.weight"),
+        state_dict.pop("fc_norm.bias"),
+    )
+    with pytest.raises(CheckpointError, match="encoder_only"):
+        convert_official_state_dict(state_dict, num_attention_heads=SMALL_HEADS)
+
+
+def test_encoder_only_conversion_of_a_pretraining_checkpoint_keeps_the_encoder_weights():
+    state_dict = make_official_state_dict("pretrained", "small", seed=4)
+    model = convert_official_state_dict(state_dict, num_attention_heads=SMALL_HEADS, encoder_only=True)
+    assert isinstance(model, AudioMAEModel)
+    assert torch.equal(model.encoder.layer[1].mlp.fc2.weight, state_dict["blocks.1.mlp.fc2.weight"])
+
+
+def test_encoder_only_conversion_still_refuses_unknown_tensors():
+    state_dict = make_official_state_dict("pretrained", "small", seed=4)
+    state_dict["blocks.0.attn.relative_position_bias_table"] = torch.zeros(3)
+    with pytest.raises(CheckpointError, match="relative_position_bias_table"):
+        convert_official_state_dict(state_dict, num_attention_heads=SMALL_HEADS, encoder_only=True)
 
 
 # --- refusals, with nothing left behind --------------------------------------------------------------------------------
@@ -305,11 +335,13 @@ def test_command_line_writes_a_loadable_folder(finetuned_pth, tmp_path):
     assert model.config.num_labels == 527
 
 
-def test_command_line_reports_a_bad_checkpoint_and_writes_nothing(tmp_path):
+def test_command_line_reports_a_bad_checkpoint_and_writes_nothing(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("convert_cli", REPO_ROOT / "scripts" / "convert_audiomae_to_hf.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
-    result = run_cli(str(tmp_path / "broken.pth"), str(tmp_path / "cli"))
-    assert result.returncode == 2
-    assert "error: Cannot read" in result.stderr
+    assert cli.main([str(tmp_path / "broken.pth"), str(tmp_path / "cli")]) == 2
+    assert "error: Cannot read" in capsys.readouterr().err
     assert not (tmp_path / "cli").exists()
 
 

@@ -5,7 +5,11 @@ Reads the checkpoints of facebookresearch/AudioMAE (`pretrained.pth`: ViT-B enco
 AudioSet-2M; `finetuned.pth`: the same encoder fine-tuned on AudioSet with a 527-class head), whose weights sit under
 `checkpoint["model"]` next to the training `args`, and the encoder-only timm ports of them on the Hub
 (`vit_base_patch16_1024_128.audiomae_as2m` and `.audiomae_as2m_ft_as20k`, a flat state dict in `model.safetensors` or
-`pytorch_model.bin`). The official parameter names are kept by those ports, so one mapping serves both.
+`pytorch_model.bin`). Not verified against the Hub files (no network here), the ports are assumed to keep the official
+names, as timm's VisionTransformer does: `cls_token`, `pos_embed` [1, 513, 768], `patch_embed.proj.*`, `blocks.*`,
+then `fc_norm.*` and `head.*` for the fine-tuned port, which converts like `finetuned.pth`, and `norm.*` (possibly
+with a placeholder `head.*`) for the pretrained one, which converts with `encoder_only=True` into `AudioMAEModel`.
+Anything else is refused with the offending names listed, so a wrong assumption cannot pass silently.
 
 The conversion renames tensors and never changes their values: `hf_to_official_state_dict` inverts it bit for bit.
 It refuses, with a message naming the keys, anything it cannot place: a missing or unexpected tensor, a wrong shape,
@@ -15,6 +19,7 @@ a checkpoint of another architecture. Checkpoints are read without unpickling ar
 >>> from audiomae_hf.convert import convert_checkpoint
 >>> convert_checkpoint("pretrained.pth", "audiomae-vit-base-as2m")
 >>> convert_checkpoint("finetuned.pth", "audiomae-vit-base-as2m-ft-as2m", push_to_hub="me/audiomae-ft-as2m")
+>>> convert_checkpoint("audiomae_as2m/model.safetensors", "audiomae-vit-base-encoder", encoder_only=True)
 ```
 """
 
@@ -36,10 +41,13 @@ import torch
 from safetensors.torch import load_file
 from transformers import PreTrainedModel
 from transformers.initialization import no_init_weights
+from transformers.utils import logging
 
 from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
 from .modeling_audiomae import AudioMAEForAudioClassification, AudioMAEForPreTraining, AudioMAEModel
+
+logger = logging.get_logger(__name__)
 
 CheckpointKind = Literal["pretraining", "classification", "encoder"]
 
@@ -123,9 +131,17 @@ def checkpoint_kind(state_dict: Mapping[str, torch.Tensor]) -> CheckpointKind:
         )
     if "decoder_embed.weight" in state_dict:
         return "pretraining"
-    if "head.weight" in state_dict:
-        return "classification"
-    return "encoder"
+    if "head.weight" not in state_dict:
+        return "encoder"
+    if "fc_norm.weight" not in state_dict:
+        # timm's export of the pretrained encoder keeps `norm` and carries a placeholder `head`; the released
+        # classifiers all pool the patch tokens into `fc_norm` before the head.
+        raise CheckpointError(
+            "The checkpoint has a classification head but no fc_norm: not a released Audio-MAE classifier. If it is "
+            "a timm export of the pretrained encoder, convert the encoder alone with encoder_only=True "
+            "(--encoder-only)."
+        )
+    return "classification"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -191,7 +207,7 @@ def config_from_official(
         num_labels = state_dict["head.weight"].shape[0]
         # The official classifier pools the patch tokens then applies fc_norm (global_pool=True), or normalises every
         # token with `norm` and takes the cls token: a per-token LayerNorm, so the same as normalising the cls token.
-        fields |= dict(num_labels=num_labels, use_mean_pooling="fc_norm.weight" in state_dict)
+        fields |= dict(num_labels=num_labels, use_mean_pooling=True)
         if num_labels == AUDIOSET_CLASSES:
             fields |= dict(id2label=audioset_id2label(), problem_type="multi_label_classification")
         if args is not None and hasattr(args, "mask_t_prob"):
@@ -276,8 +292,7 @@ def key_mapping(config: AudioMAEConfig, kind: CheckpointKind) -> list[tuple[str,
         return _encoder_rules("")
     rules = _encoder_rules("audiomae.")
     if kind == "classification":
-        pooled_norm = "fc_norm." if config.use_mean_pooling else "norm."
-        return rules + [(pooled_norm, "fc_norm."), ("head.", "classifier.")]
+        return rules + [("fc_norm.", "fc_norm."), ("head.", "classifier.")]
     block_rules = _LOCAL_DECODER_BLOCK_RULES if config.decoder_attention == "local" else _VIT_BLOCK_RULES
     return (
         rules
@@ -324,7 +339,14 @@ def official_to_hf_state_dict(
     kind = kind or checkpoint_kind(state_dict)
     renamed, unplaced = _rename_all(state_dict, key_mapping(config, kind))
     if unplaced:
-        raise CheckpointError(f"These {kind} checkpoint tensors have no place in the Hugging Face model: {unplaced}")
+        hint = (
+            " AudioMAEModel has no final norm: encoder_only=True (--encoder-only) leaves it out."
+            if kind == "encoder"
+            else ""
+        )
+        raise CheckpointError(
+            f"These {kind} checkpoint tensors have no place in the Hugging Face model: {unplaced}.{hint}"
+        )
     return renamed
 
 
@@ -341,6 +363,11 @@ def hf_to_official_state_dict(
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Building the model
+
+# Official tensors outside the encoder: its final norm, the pretraining decoder, the classifier's norm and head.
+_BEYOND_THE_ENCODER = (
+    r"(norm|fc_norm|head|decoder_embed|decoder_norm|decoder_pred)\.|mask_token$|decoder_pos_embed$|decoder_blocks\."
+)
 
 MODEL_CLASSES: dict[CheckpointKind, type[PreTrainedModel]] = {
     "pretraining": AudioMAEForPreTraining,
@@ -361,28 +388,24 @@ def convert_official_state_dict(
     *,
     num_attention_heads: int | None = None,
     decoder_num_attention_heads: int | None = None,
-    drop_final_norm: bool = False,
+    encoder_only: bool = False,
 ) -> PreTrainedModel:
     """
     Our model holding exactly the weights of an official state dict: `AudioMAEForPreTraining` for a pretraining
     checkpoint, `AudioMAEForAudioClassification` for a fine-tuned one, `AudioMAEModel` for an encoder alone.
 
-    `AudioMAEModel` has no final LayerNorm, so an encoder-only checkpoint that has one (`norm` or `fc_norm`, as a
-    timm port may) converts only with `drop_final_norm=True`, which leaves it out knowingly.
+    `encoder_only=True` converts just the encoder of any of them into `AudioMAEModel`, leaving out (and logging) the
+    final norm, decoder or head: `AudioMAEModel` returns the last block's tokens, before any norm. Without it, an
+    encoder-only checkpoint that has a final norm is refused rather than silently trimmed.
     """
     if not isinstance(checkpoint, OfficialCheckpoint):
         checkpoint = OfficialCheckpoint(dict(checkpoint))
     state_dict = dict(checkpoint.state_dict)
+    if encoder_only:
+        left_out = sorted(key for key in state_dict if re.match(_BEYOND_THE_ENCODER, key))
+        logger.warning(f"Converting the encoder only; left out: {left_out}")
+        state_dict = {key: value for key, value in state_dict.items() if key not in left_out}
     kind = checkpoint_kind(state_dict)
-    if kind == "encoder":
-        final_norms = sorted(key for key in state_dict if re.fullmatch(r"(fc_)?norm\.(weight|bias)", key))
-        if final_norms and not drop_final_norm:
-            raise CheckpointError(
-                f"This encoder-only checkpoint has a final LayerNorm ({final_norms}) and AudioMAEModel has none: its "
-                "outputs are the last block's tokens, before any norm. Pass drop_final_norm=True (--drop-final-norm) "
-                "to convert the encoder without it."
-            )
-        state_dict = {key: value for key, value in state_dict.items() if key not in final_norms}
     config = config_from_official(
         state_dict,
         checkpoint.args,
@@ -442,7 +465,7 @@ def convert_checkpoint(
     token: str | None = None,
     num_attention_heads: int | None = None,
     decoder_num_attention_heads: int | None = None,
-    drop_final_norm: bool = False,
+    encoder_only: bool = False,
     converted_from: str | None = None,
 ) -> Path:
     """
@@ -461,7 +484,7 @@ def convert_checkpoint(
         checkpoint,
         num_attention_heads=num_attention_heads,
         decoder_num_attention_heads=decoder_num_attention_heads,
-        drop_final_norm=drop_final_norm,
+        encoder_only=encoder_only,
     )
     # Staged beside the target so the final rename stays on one filesystem; mkdir (unlike mkdtemp) honours the umask.
     staging = output_dir.parent / f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}"
