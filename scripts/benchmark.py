@@ -5,9 +5,9 @@ Each benchmark is a function `rows(threads: int) -> list[dict]`; add yours to `B
 `peak_mib` and optionally `notes` (say there what the memory figure measures). Run a subset with `--only NAME`
 (repeatable). Everything runs on the CPU with `--threads` (default 2) torch threads.
 
-For feature extraction, peak memory is measured in a fresh subprocess per implementation (`--memory-probe NAME`, see `MEMORY_PROBES`): after
-the imports and the inputs are in place the kernel's resident-set high-water mark is reset
-(`/proc/self/clear_refs`), the call runs once, and the row reports the increase of that high-water mark over the
+For feature extraction, peak memory is measured in a fresh subprocess per implementation (`--memory-probe NAME`,
+see `MEMORY_PROBES`): once the imports and the inputs are in place, the kernel's resident-set high-water mark is
+reset (`/proc/self/clear_refs`), the call runs once, and the row reports how far that high-water mark rose above the
 resident set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT
 libraries), and nothing allocated before the call.
 """

@@ -1,6 +1,7 @@
 """Feature extractor class for Audio-MAE."""
 
 import math
+import numbers
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -132,22 +133,8 @@ def log_mel_fbank(
         num_frames = num_frames.clamp(max=max_frames)
     total_frames = int(num_frames.max())
 
-    # Float64 up to the power spectrum: float32 rounding noise, relative to a frame's total energy, is larger than the
-    # weakest mel bands (those near the log floor, and the lowest bands that pre-emphasis attenuates), which then come
-    # out up to 1e-2 off. The mel product and the log are well conditioned and stay in float32.
-    waveforms = waveforms[:, : (total_frames - 1) * frame_shift + frame_length].to(torch.float64)
-
-    # Kaldi removes each frame's mean, pre-emphasises (the first sample against itself) and applies a Hann window.
-    # The window's first weight is zero, so the first sample never counts, and the rest of a pre-emphasised frame is
-    # the pre-emphasised waveform minus (1 - coefficient) times the frame mean: both are computed once per waveform
-    # instead of once per overlapping frame. The per-frame mean removal also makes Audio-MAE's subtraction of the
-    # clip mean a no-op, so it is skipped.
-    frame_offsets = (1 - PREEMPHASIS_COEFFICIENT) * _frame_means(waveforms, frame_length, frame_shift)
-    emphasized = torch.add(waveforms[:, 1:], waveforms[:, :-1], alpha=-PREEMPHASIS_COEFFICIENT)
-    frames = emphasized.unfold(-1, frame_length - 1, frame_shift)  # [batch, frames, frame_length - 1], a view
     window = torch.hann_window(frame_length, periodic=False, dtype=torch.float64, device=device)[1:]
     mel_blocks = _mel_filter_blocks(num_mel_bins, fft_length, sampling_rate, device)
-
     # On the CPU, blocks of about a thousand frames keep every intermediate in cache; that halves the time.
     frames_per_block = max(1, CPU_FRAMES_PER_BLOCK // batch_size) if device.type == "cpu" else total_frames
     padded = torch.zeros(batch_size, frames_per_block, fft_length, dtype=torch.float64, device=device)
@@ -156,9 +143,24 @@ def log_mel_fbank(
     for start in range(0, total_frames, frames_per_block):
         block_size = min(frames_per_block, total_frames - start)
         block = slice(start, start + block_size)
+        first_sample = start * frame_shift
+        # Float64 up to the power spectrum: float32 rounding noise, relative to a frame's total energy, is larger than
+        # the weakest mel bands (those near the log floor, and the lowest bands that pre-emphasis attenuates), which
+        # then come out up to 1e-2 off. The mel product and the log are well conditioned and stay in float32.
+        segment = waveforms[:, first_sample : first_sample + (block_size - 1) * frame_shift + frame_length].double()
+
+        # Kaldi removes each frame's mean, pre-emphasises (the first sample against itself) and applies a Hann
+        # window. The window's first weight is zero, so the first sample never counts, and the rest of a
+        # pre-emphasised frame is the pre-emphasised waveform minus (1 - coefficient) times the frame mean: both are
+        # computed once per sample instead of once per overlapping frame. The per-frame mean removal also makes
+        # Audio-MAE's subtraction of the clip mean a no-op, so it is skipped.
+        frame_offsets = (1 - PREEMPHASIS_COEFFICIENT) * _frame_means(segment, frame_length, frame_shift)
+        emphasized = torch.add(segment[:, 1:], segment[:, :-1], alpha=-PREEMPHASIS_COEFFICIENT)
+        frames = emphasized.unfold(-1, frame_length - 1, frame_shift)  # [batch, block, frame_length - 1], a view
         windowed = padded[:, :block_size, : frame_length - 1]
-        torch.sub(frames[:, block], frame_offsets[:, block, None], out=windowed)
+        torch.sub(frames, frame_offsets[..., None], out=windowed)
         windowed.mul_(window)
+
         spectrum = torch.view_as_real(torch.fft.rfft(padded[:, :block_size])).square_()
         block_power = torch.add(spectrum[..., 0], spectrum[..., 1], out=power[:, :block_size])
         mel_energies = torch.cat([block_power[..., first:end] @ filters for first, end, filters in mel_blocks], dim=-1)
@@ -174,7 +176,8 @@ def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tens
     Band-limited resampling of `waveform` (`(..., samples)`) from `orig_sr` to `target_sr` Hz: windowed-sinc
     interpolation (Hann window, 6 zero crossings each side, cut-off at 99% of the lower Nyquist frequency), computed
     as a polyphase filter, the method and defaults of `torchaudio.functional.resample`. Returns
-    `ceil(samples * target_sr / orig_sr)` samples in the input's float dtype.
+    `ceil(samples * target_sr / orig_sr)` samples in the input's float dtype (float32 for integer input, which is
+    not rescaled).
     """
     if orig_sr == target_sr:
         return waveform
@@ -205,7 +208,7 @@ def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tens
 
 
 def _as_float_waveform(clip, index: int) -> torch.Tensor:
-    """One clip as a 1-D float32 tensor, integer PCM scaled to [-1, 1); a `ValueError` naming what is wrong otherwise."""
+    """One clip as a 1-D float32 tensor, integer PCM scaled to [-1, 1); a `ValueError` saying what is wrong if not."""
     if not isinstance(clip, torch.Tensor):
         try:
             array = np.asarray(clip)
@@ -303,9 +306,6 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         self.mean = mean
         self.std = std
 
-    def normalize(self, log_mel: torch.Tensor) -> torch.Tensor:
-        return (log_mel - self.mean) / (2 * self.std)
-
     def __call__(
         self,
         raw_speech: np.ndarray | torch.Tensor | Sequence[np.ndarray] | Sequence[torch.Tensor] | Sequence[float],
@@ -339,9 +339,10 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         if sampling_rate is not None:
             if sampling_rate != self.sampling_rate:
                 raise ValueError(
-                    f"The model corresponding to this feature extractor: {self.__class__.__name__} was trained using a "
-                    f"sampling rate of {self.sampling_rate}. Please make sure that the provided `raw_speech` input was "
-                    f"sampled with {self.sampling_rate} and not {sampling_rate} (see `audiomae_hf.resample`)."
+                    f"The model corresponding to this feature extractor: {self.__class__.__name__} was trained using "
+                    f"a sampling rate of {self.sampling_rate}. Please make sure that the provided `raw_speech` input "
+                    f"was sampled with {self.sampling_rate} and not {sampling_rate}; "
+                    "`audiomae_hf.feature_extraction_audiomae.resample` converts between rates."
                 )
         else:
             logger.warning(
@@ -357,12 +358,13 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         log_mel, num_frames = log_mel_fbank(
             waveforms, num_samples, self.sampling_rate, self.num_mel_bins, max_frames=self.target_length
         )
-        frame_index = torch.arange(self.target_length, device=waveforms.device)
-        is_audio_frame = frame_index < num_frames[:, None]  # [batch, target_length]
+        is_audio_frame = torch.arange(self.target_length, device=waveforms.device) < num_frames[:, None]
+        # Audio-MAE pads the log-mel (with zeros by default) and then normalises padding and audio frames alike.
         input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, self.target_length - log_mel.shape[1]))
-        input_values = torch.where(is_audio_frame[..., None], input_values, self.padding_value)
+        if self.padding_value != 0.0:
+            input_values.masked_fill_(~is_audio_frame[..., None], self.padding_value)
         if self.do_normalize:
-            input_values = self.normalize(input_values)
+            input_values.sub_(self.mean).div_(2 * self.std)
 
         features = {"input_values": input_values}
         if return_attention_mask:
@@ -383,7 +385,7 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
                 )
             clips = [raw_speech] if raw_speech.ndim == 1 else list(raw_speech)
         elif isinstance(raw_speech, (list, tuple)):
-            if len(raw_speech) > 0 and all(isinstance(sample, (int, float)) for sample in raw_speech):
+            if len(raw_speech) > 0 and all(isinstance(sample, numbers.Real) for sample in raw_speech):
                 clips = [np.asarray(raw_speech, dtype=np.float32)]
             else:
                 clips = list(raw_speech)
