@@ -16,6 +16,7 @@ unreadable file when it is decoded (or skipped and counted, with `skip_bad_audio
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 import os
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import soundfile
 import torch
+from datasets.exceptions import DatasetGenerationError
 
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor, resample
 
@@ -143,9 +145,14 @@ def manifest_dataset(path: str | os.PathLike, audio_column: str) -> datasets.Dat
     # keep_default_na=False: an empty label stays "" (reported as missing) rather than becoming NaN.
     if builder == "csv":
         kwargs["keep_default_na"] = False
-    dataset = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    if len(dataset) == 0:
-        raise ValueError(f"Manifest '{path}' has no rows.")
+    header_lines = 1 if builder == "csv" else 0
+    with open(path) as lines:
+        if sum(1 for line in itertools.islice(lines, header_lines + 1) if line.strip()) <= header_lines:
+            raise ValueError(f"Manifest '{path}' has no rows.")
+    try:
+        dataset = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except (DatasetGenerationError, pa.ArrowInvalid) as error:
+        raise ValueError(f"Could not read manifest '{path}': {error.__cause__ or error}") from error
     if audio_column not in dataset.column_names:
         raise ValueError(
             f"Manifest '{path}' has no audio column '{audio_column}' (its columns: {dataset.column_names}); "
@@ -315,13 +322,13 @@ def load_training_split(
     data_args: AudioDataArguments,
     which: Literal["train", "eval"],
     with_labels: bool,
-    seed: int,
     cache_dir: str | None = None,
     token: str | None = None,
 ) -> datasets.Dataset | datasets.IterableDataset:
     """
-    The train or eval split described by `data_args`, checked (missing files; a `ValueError` if it has no source or
-    no clips), cut to `max_*_samples`, and, with `streaming`, as an `IterableDataset` (the training one shuffled).
+    The train or eval split described by `data_args`, cut to `max_*_samples` and checked (a `ValueError` if it has no
+    source or no clips; missing files named or, with `skip_bad_audio`, dropped). Map-style unless a Hub dataset is
+    streamed: local data is turned into a stream by `as_stream`, after its labels have been read.
     """
     source = data_args.source(which)
     if source is None:
@@ -337,16 +344,21 @@ def load_training_split(
         token=token,
     )
     max_samples = data_args.max_train_samples if which == "train" else data_args.max_eval_samples
+    if isinstance(dataset, datasets.IterableDataset):
+        return dataset if max_samples is None else dataset.take(max_samples)
+    if max_samples is not None:
+        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    return check_audio_files(dataset, data_args.audio_column_name, which, data_args.skip_bad_audio)
+
+
+def as_stream(
+    dataset: datasets.Dataset | datasets.IterableDataset, shuffle_seed: int | None, shuffle_buffer_size: int
+) -> datasets.IterableDataset:
+    """`dataset` as an `IterableDataset`, shuffled through a buffer if `shuffle_seed` is given (the training split)."""
     if isinstance(dataset, datasets.Dataset):
-        if max_samples is not None:
-            dataset = dataset.select(range(min(max_samples, len(dataset))))
-        dataset = check_audio_files(dataset, data_args.audio_column_name, which, data_args.skip_bad_audio)
-        if data_args.streaming:
-            dataset = dataset.to_iterable_dataset()
-    elif max_samples is not None:
-        dataset = dataset.take(max_samples)
-    if which == "train" and isinstance(dataset, datasets.IterableDataset):
-        dataset = dataset.shuffle(seed=seed, buffer_size=data_args.shuffle_buffer_size)
+        dataset = dataset.to_iterable_dataset()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(seed=shuffle_seed, buffer_size=shuffle_buffer_size)
     return dataset
 
 
@@ -666,6 +678,7 @@ def roll_and_gain(input_values: torch.Tensor, log_gain_scale: float) -> torch.Te
 
 
 __all__ = [
+    "as_stream",
     "AudioCollator",
     "AudioDataArguments",
     "AudioDecodingError",

@@ -28,6 +28,7 @@ from .audio_data import (
     AudioDataArguments,
     DecodeAudio,
     LabelSpace,
+    as_stream,
     build_label_space,
     check_labels,
     class_balanced_weights,
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run fine-tuning and/or evaluation as the command line `argv` says; return the final metrics."""
     model_args, data_args, training_args = parse_arguments(argv)
     setup_logging(training_args)
+    training_args.check_launch()
     if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
         raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
     learning_rate = training_args.resolve_learning_rate()
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_seed(training_args.seed)
 
     # Data: load, then check labels and files before any training starts.
-    load = {"seed": training_args.seed, "cache_dir": model_args.cache_dir, "token": model_args.token}
+    load = {"cache_dir": model_args.cache_dir, "token": model_args.token}
     train_dataset = load_training_split(data_args, "train", True, **load) if training_args.do_train else None
     eval_dataset = load_training_split(data_args, "eval", True, **load) if training_args.do_eval else None
     label_space = label_space_for(data_args, model_args, train_dataset)
@@ -175,6 +177,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "--class_balanced_sampling needs the whole label column: it does not work with streaming."
             )
         sample_weights = class_balanced_weights(train_dataset, label_space, data_args.label_column_name)
+    if data_args.streaming:
+        if train_dataset is not None:
+            train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
+        if eval_dataset is not None:
+            eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
     if train_dataset is not None:
         train_dataset = decode_on_the_fly(train_dataset, decoders["train"])
     if eval_dataset is not None:

@@ -22,6 +22,7 @@ from .audio_data import (
     AudioCollator,
     AudioDataArguments,
     DecodeAudio,
+    as_stream,
     decode_on_the_fly,
     load_training_split,
     seconds_for_frames,
@@ -52,13 +53,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run pretraining and/or evaluation (reconstruction loss) as the command line `argv` says; return the metrics."""
     model_args, data_args, training_args = parse_arguments(argv)
     setup_logging(training_args)
+    training_args.check_launch()
     if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
         raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
     learning_rate = training_args.resolve_learning_rate()
     logger.info(f"Peak learning rate {learning_rate:.3g} (base {training_args.base_learning_rate:.3g} per 256 clips)")
     set_seed(training_args.seed)
 
-    load = {"seed": training_args.seed, "cache_dir": model_args.cache_dir, "token": model_args.token}
+    load = {"cache_dir": model_args.cache_dir, "token": model_args.token}
     train_dataset = load_training_split(data_args, "train", False, **load) if training_args.do_train else None
     eval_dataset = load_training_split(data_args, "eval", False, **load) if training_args.do_eval else None
 
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
     feature_extractor = model_args.load_feature_extractor(config)
 
+    if data_args.streaming:
+        if train_dataset is not None:
+            train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
+        if eval_dataset is not None:
+            eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
     max_seconds = seconds_for_frames(feature_extractor.target_length)
     decoders = {}
     if train_dataset is not None:

@@ -61,6 +61,18 @@ class RecipeTrainingArguments(TrainingArguments):
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Warm-up, then half-cycle cosine to 0."})
     max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 (the release) = none."})
 
+    def check_launch(self) -> None:
+        """
+        Raise a `ValueError` if the launcher started more processes than will train together: under `torchrun` on a
+        machine without GPUs, the Trainer trains each process alone unless told `--use_cpu true`.
+        """
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched != self.world_size:
+            raise ValueError(
+                f"Launched as {launched} processes, but the Trainer would train {self.world_size} as one group: on a "
+                "machine without GPUs pass --use_cpu true (torchrun), or use `accelerate launch --cpu`."
+            )
+
     def resolve_learning_rate(self) -> float:
         """Set and return `learning_rate`: base_learning_rate x (per-device batch x accumulation x processes) / 256."""
         if self.learning_rate is None:
@@ -209,13 +221,14 @@ class ModelArguments:
 
 def normalised_units(feature_extractor: AudioMAEFeatureExtractor) -> tuple[float, float]:
     """
-    (scale, zero): the normalised fbank of a raw log-mel value v is zero + scale * v. The release masks
-    (SpecAugment) with raw zeros, i.e. `zero`, and a gain shifts raw log-mel values, i.e. normalised ones by `scale`.
+    (scale, zero): the feature extractor turns a raw log-mel value v into zero + scale * v, normalising as
+    (v - mean) / (2 * std). The release masks (SpecAugment) with raw zeros, i.e. `zero`; a gain shifts raw log-mel
+    values, i.e. normalised ones by `scale` times as much.
     """
     if not feature_extractor.do_normalize:
         return 1.0, 0.0
-    zero = float(feature_extractor.normalize(torch.tensor(0.0)))
-    return float(feature_extractor.normalize(torch.tensor(1.0))) - zero, zero
+    scale = 1.0 / (2 * feature_extractor.std)
+    return scale, -feature_extractor.mean * scale
 
 
 # ---------------------------------------------------------------------------------------------------------------------

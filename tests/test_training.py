@@ -1,0 +1,370 @@
+"""Specification of the training recipe and of the pretraining and fine-tuning scripts, run end to end on tiny models."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from safetensors.torch import load_file
+from transformers import pipeline
+
+from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification, AudioMAEForPreTraining
+from audiomae_hf.run_audio_classification import main as run_audio_classification
+from audiomae_hf.run_pretraining import main as run_pretraining
+from audiomae_hf.training_utils import (
+    AudioMAETrainer,
+    ClassBalancedSampler,
+    FineTuningArguments,
+    PretrainingArguments,
+    TrainingAugmentation,
+    apply_config_overrides,
+    encoder_layer_id,
+    load_metric,
+    mixup,
+    parameter_groups,
+)
+
+TINY_MODEL = (
+    "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,decoder_hidden_size=32,decoder_num_hidden_layers=2,"
+    "decoder_num_attention_heads=2,decoder_attention=global,num_mel_bins=32,target_length=96"
+)
+QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--save_strategy", "no"]
+
+
+def write_tone(path, frequency, seconds=1.0, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    time = np.arange(int(seconds * 16_000)) / 16_000
+    noise = 0.01 * np.random.default_rng(seed).standard_normal(len(time))
+    soundfile.write(path, (0.3 * np.sin(2 * np.pi * frequency * time) + noise).astype(np.float32), 16_000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Audio folders of two tone classes: 8 training and 4 evaluation clips."""
+    root = tmp_path_factory.mktemp("corpus")
+    for split, clips in (("train", 4), ("eval", 2)):
+        for label, frequency in (("low", 300.0), ("high", 3000.0)):
+            for index in range(clips):
+                write_tone(root / split / label / f"{index}.wav", frequency * (1 + 0.05 * index), seed=index)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pretrained(corpus, tmp_path_factory):
+    """A tiny model pretrained for two steps, and the metrics its run returned."""
+    output_dir = tmp_path_factory.mktemp("pretrained")
+    metrics = run_pretraining(
+        ["--train_dir", str(corpus / "train"), "--eval_dir", str(corpus / "eval"), "--output_dir", str(output_dir)]
+        + ["--do_train", "--do_eval", "--max_steps", "2", "--per_device_train_batch_size", "4"]
+        + ["--config_overrides", TINY_MODEL, "--fbank_mean", "-5.0", "--fbank_std", "4.0", *QUIET]
+    )
+    return output_dir, metrics
+
+
+def fine_tune(corpus, output_dir, *extra):
+    return run_audio_classification(
+        ["--train_dir", str(corpus / "train"), "--eval_dir", str(corpus / "eval"), "--output_dir", str(output_dir)]
+        + ["--do_train", "--do_eval", "--max_steps", "2", "--per_device_train_batch_size", "4", *QUIET, *extra]
+    )
+
+
+def tiny_classifier(**overrides) -> AudioMAEForAudioClassification:
+    config = apply_config_overrides(AudioMAEConfig(num_labels=3), TINY_MODEL)
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return AudioMAEForAudioClassification(config)
+
+
+# Recipe defaults
+
+
+def test_pretraining_defaults_are_the_papers_recipe(tmp_path):
+    args = PretrainingArguments(output_dir=str(tmp_path))
+    assert (args.adam_beta1, args.adam_beta2, args.weight_decay, args.base_learning_rate) == (0.9, 0.95, 1e-4, 2e-4)
+    assert (args.lr_scheduler_type.value, args.warmup_steps, args.max_grad_norm) == ("cosine", 3 / 33, 0.0)
+    assert args.roll_mag_aug and not args.remove_unused_columns
+
+
+def test_fine_tuning_defaults_are_the_papers_recipe(tmp_path):
+    args = FineTuningArguments(output_dir=str(tmp_path))
+    assert (args.base_learning_rate, args.weight_decay, args.layer_decay, args.mixup) == (1e-3, 5e-4, 0.75, 0.5)
+    assert (args.freqm, args.timem, args.roll_mag_aug, args.class_balanced_sampling) == (48, 192, True, False)
+    assert (args.lr_scheduler_type.value, args.warmup_steps) == ("cosine", 4 / 60)
+
+
+def test_learning_rate_is_the_base_rate_scaled_by_total_batch_over_256(tmp_path):
+    args = PretrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, gradient_accumulation_steps=4)
+    assert args.resolve_learning_rate() == pytest.approx(2e-4 * 32 / 256)
+
+
+def test_an_explicit_learning_rate_is_kept(tmp_path):
+    args = PretrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3)
+    assert args.resolve_learning_rate() == 1e-3
+
+
+# Optimizer parameter groups
+
+
+def test_weight_decay_skips_biases_norms_and_tokens():
+    model = tiny_classifier()
+    groups = parameter_groups(model, 2, learning_rate=1.0, weight_decay=0.1)
+    names = {id(parameter): name for name, parameter in model.named_parameters()}
+    undecayed = {names[id(p)] for group in groups if group["weight_decay"] == 0 for p in group["params"]}
+    decayed = {names[id(p)] for group in groups if group["weight_decay"] == 0.1 for p in group["params"]}
+    assert "audiomae.embeddings.cls_token" in undecayed and "classifier.bias" in undecayed
+    assert "fc_norm.weight" in undecayed and "audiomae.encoder.layer.0.layernorm_before.weight" in undecayed
+    assert all(name.endswith("weight") for name in decayed) and "classifier.weight" in decayed
+    assert len(undecayed) + len(decayed) == len(names)
+
+
+def test_layer_decay_scales_embeddings_blocks_and_head():
+    model = tiny_classifier()
+    groups = parameter_groups(model, 2, learning_rate=1.0, weight_decay=0.0, layer_decay=0.5)
+    lr_of = {id(p): group["lr"] for group in groups for p in group["params"]}
+    named = dict(model.named_parameters())
+    assert lr_of[id(named["audiomae.embeddings.patch_embeddings.projection.weight"])] == 0.5**3
+    assert lr_of[id(named["audiomae.encoder.layer.0.mlp.fc1.weight"])] == 0.5**2
+    assert lr_of[id(named["audiomae.encoder.layer.1.mlp.fc1.weight"])] == 0.5
+    assert lr_of[id(named["classifier.weight"])] == lr_of[id(named["fc_norm.bias"])] == 1.0
+    assert groups[0]["lr"] == 1.0  # the group the Trainer logs
+
+
+def test_layer_ids_see_through_wrapper_prefixes():
+    assert encoder_layer_id("_fsdp_wrapped_module.audiomae.encoder.layer.3.mlp.fc1.weight", 12) == 4
+    assert encoder_layer_id("module.audiomae.embeddings.cls_token", 12) == 0
+    assert encoder_layer_id("module.classifier.weight", 12) == 13
+
+
+# Config overrides
+
+
+def test_config_overrides_are_parsed_as_the_field_types():
+    config = apply_config_overrides(
+        AudioMAEConfig(),
+        "hidden_size=192,mask_ratio=0.5,norm_pix_loss=false,decoder_window_size=(4, 2),decoder_shift_size=(2, 0)",
+    )
+    assert (config.hidden_size, config.mask_ratio, config.norm_pix_loss) == (192, 0.5, False)
+    assert (config.decoder_window_size, config.decoder_shift_size) == ((4, 2), (2, 0))
+
+
+def test_an_unknown_config_override_is_an_error():
+    with pytest.raises(ValueError, match="hiden_size=3"):
+        apply_config_overrides(AudioMAEConfig(), "hiden_size=3")
+
+
+def test_a_config_override_of_the_wrong_type_is_an_error():
+    with pytest.raises(ValueError, match="num_hidden_layers='many'"):
+        apply_config_overrides(AudioMAEConfig(), "num_hidden_layers=many")
+
+
+def test_config_overrides_that_break_the_model_are_an_error():
+    with pytest.raises(ValueError, match="target_length=100"):
+        apply_config_overrides(AudioMAEConfig(), "target_length=100")
+
+
+# Augmentation and sampling
+
+
+def test_mixup_mixes_inputs_and_targets_with_the_same_weights():
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(16, 8, 4), torch.eye(16)
+    mixed_inputs, mixed_targets = mixup(inputs, targets, probability=1.0)
+    own_weight = mixed_targets.diagonal()  # each clip keeps weight w of its own class
+    partner = torch.where(own_weight < 1, (mixed_targets - torch.diag(own_weight)).argmax(dim=1), torch.arange(16))
+    expected = own_weight[:, None, None] * inputs + (1 - own_weight[:, None, None]) * inputs[partner]
+    torch.testing.assert_close(mixed_inputs, expected)
+    assert ((own_weight > 0.1) & (own_weight <= 1)).all()  # Beta(10, 10) rarely strays far from 1/2
+
+
+def test_mixup_with_probability_zero_changes_nothing():
+    inputs, targets = torch.randn(4, 8, 4), torch.eye(4)
+    mixed_inputs, mixed_targets = mixup(inputs, targets, probability=0.0)
+    assert torch.equal(mixed_inputs, inputs) and torch.equal(mixed_targets, targets)
+
+
+def test_mixup_turns_class_indices_into_soft_targets():
+    augmentation = TrainingAugmentation(log_gain_scale=1.0, mask_fill_value=0.0, mixup=1.0, num_labels=3)
+    batch = augmentation({"input_values": torch.randn(4, 16, 8), "labels": torch.tensor([0, 1, 2, 0])})
+    assert batch["labels"].shape == (4, 3) and torch.allclose(batch["labels"].sum(dim=1), torch.ones(4))
+
+
+def test_augmentation_is_identity_when_every_part_is_off():
+    assert TrainingAugmentation(log_gain_scale=1.0, mask_fill_value=0.0).is_identity
+
+
+def test_class_balanced_sampler_draws_rare_classes_as_often_as_common_ones():
+    weights = torch.tensor([1 / 9] * 9 + [1.0], dtype=torch.float64)  # nine clips of one class, one of another
+    draws = []
+    for epoch in range(200):
+        sampler = ClassBalancedSampler(weights, seed=0)
+        sampler.set_epoch(epoch)
+        draws += list(sampler)
+    assert np.mean(np.array(draws) == 9) == pytest.approx(0.5, abs=0.05)
+
+
+def test_class_balanced_sampler_repeats_a_draw_for_the_same_seed_and_epoch():
+    first, second = ClassBalancedSampler(torch.ones(50), seed=3), ClassBalancedSampler(torch.ones(50), seed=3)
+    first.set_epoch(2)
+    second.set_epoch(2)
+    assert list(first) == list(second)
+
+
+def test_trainer_samples_by_class_balanced_weights_when_given_them(tmp_path):
+    trainer = AudioMAETrainer(
+        model=tiny_classifier(),
+        args=FineTuningArguments(output_dir=str(tmp_path), learning_rate=1e-3, report_to="none"),
+        train_dataset=list(range(3)),
+        train_sample_weights=torch.ones(3),
+    )
+    assert isinstance(trainer._get_train_sampler(), ClassBalancedSampler)
+
+
+# Metrics
+
+
+def test_mean_average_precision_skips_classes_without_positives():
+    metric = load_metric("mean_average_precision")
+    result = metric.compute(
+        predictions=[[0.9, 0.1, 0.5], [0.2, 0.8, 0.5], [0.6, 0.3, 0.5]],
+        references=[[1, 0, 0], [0, 1, 0], [0, 1, 0]],
+    )
+    # class 0: AP 1; class 1: positives ranked 1st and 2nd of the scores (0.8, 0.3 vs 0.1) -> AP 1; class 2 skipped
+    assert result == {"mAP": 1.0, "auc": 1.0}
+
+
+def test_accuracy_metric_counts_matching_classes():
+    assert load_metric("accuracy").compute(predictions=[0, 1, 2, 2], references=[0, 1, 1, 2]) == {"accuracy": 0.75}
+
+
+# Pretraining end to end
+
+
+def test_pretraining_reports_the_eval_reconstruction_loss(pretrained):
+    _, metrics = pretrained
+    assert metrics["eval_loss"] > 0 and "train_loss" in metrics and metrics["train_skipped_clips"] == 0
+
+
+def test_pretraining_output_is_a_complete_model_folder(pretrained):
+    output_dir, _ = pretrained
+    model = AudioMAEForPreTraining.from_pretrained(output_dir)
+    assert (model.config.hidden_size, model.config.num_mel_bins, model.config.target_length) == (32, 32, 96)
+    preprocessor = json.loads((output_dir / "preprocessor_config.json").read_text())
+    assert (preprocessor["num_mel_bins"], preprocessor["target_length"]) == (32, 96)
+    assert (preprocessor["mean"], preprocessor["std"]) == (-5.0, 4.0)
+    assert "audio-mae" in (output_dir / "README.md").read_text()
+
+
+# Fine-tuning end to end
+
+
+def test_fine_tuning_starts_from_the_pretrained_encoder(pretrained, corpus, tmp_path):
+    pretrained_dir, _ = pretrained
+    run_audio_classification(
+        ["--model_name_or_path", str(pretrained_dir), "--train_dir", str(corpus / "train")]
+        + ["--output_dir", str(tmp_path), "--do_train", "--max_steps", "1", "--learning_rate", "0", *QUIET]
+    )
+    before, after = load_file(pretrained_dir / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    encoder = [name for name in after if name.startswith("audiomae.")]
+    assert encoder and all(torch.equal(after[name], before[name]) for name in encoder)
+    assert {"classifier.weight", "fc_norm.weight"} <= set(after)
+
+
+def test_fine_tuned_folder_works_in_the_audio_classification_pipeline(pretrained, corpus, tmp_path):
+    metrics = fine_tune(corpus, tmp_path, "--model_name_or_path", str(pretrained[0]))
+    assert 0 <= metrics["eval_accuracy"] <= 1
+    classifier = pipeline("audio-classification", model=str(tmp_path))
+    waveform, _ = soundfile.read(corpus / "eval" / "low" / "0.wav", dtype="float32")
+    assert {prediction["label"] for prediction in classifier(waveform)} == {"low", "high"}
+    # statistics carried over from the pretraining folder
+    assert json.loads((tmp_path / "preprocessor_config.json").read_text())["mean"] == -5.0
+
+
+def test_multi_label_manifest_is_evaluated_with_map_and_auc(corpus, tmp_path):
+    rows = ["audio,label"]
+    for path in sorted((corpus / "train").rglob("*.wav")):
+        rows.append(f"{path},{path.parent.name}" + (";tone" if path.stem == "0" else ""))
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    metrics = run_audio_classification(
+        ["--train_file", str(tmp_path / "train.csv"), "--eval_file", str(tmp_path / "train.csv")]
+        + ["--output_dir", str(tmp_path / "out"), "--do_train", "--do_eval", "--max_steps", "1"]
+        + ["--config_overrides", TINY_MODEL, *QUIET]
+    )
+    assert {"eval_mAP", "eval_auc"} <= set(metrics)
+    config = AudioMAEConfig.from_pretrained(tmp_path / "out")
+    assert config.problem_type == "multi_label_classification"
+    assert sorted(config.label2id) == ["high", "low", "tone"]
+
+
+def test_streaming_trains_for_max_steps(corpus, tmp_path):
+    metrics = fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--streaming", "--max_steps", "3")
+    assert metrics["epoch"] > 0 and "eval_accuracy" in metrics
+
+
+def test_streaming_without_max_steps_is_an_error(corpus, tmp_path):
+    with pytest.raises(ValueError, match="--max_steps"):
+        run_audio_classification(
+            ["--train_dir", str(corpus / "train"), "--output_dir", str(tmp_path), "--do_train", "--streaming"]
+        )
+
+
+def test_class_balanced_fine_tuning_runs(corpus, tmp_path):
+    metrics = fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--class_balanced_sampling", "true")
+    assert "eval_accuracy" in metrics
+
+
+# Bad input
+
+
+def test_an_unknown_eval_label_stops_before_training(corpus, tmp_path):
+    eval_dir = tmp_path / "eval"
+    write_tone(eval_dir / "cat" / "0.wav", 1000.0)
+    with pytest.raises(ValueError, match="0.wav.*'cat'.*training labels"):
+        run_audio_classification(
+            ["--train_dir", str(corpus / "train"), "--eval_dir", str(eval_dir), "--output_dir", str(tmp_path / "o")]
+            + ["--do_train", "--do_eval", "--max_steps", "1", "--config_overrides", TINY_MODEL, *QUIET]
+        )
+    assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
+def test_a_corrupt_training_clip_is_named(corpus, tmp_path):
+    train_dir = tmp_path / "train"
+    for path in (corpus / "train").rglob("*.wav"):
+        (train_dir / path.parent.name).mkdir(parents=True, exist_ok=True)
+        (train_dir / path.parent.name / path.name).write_bytes(path.read_bytes())
+    (train_dir / "low" / "broken.wav").write_bytes(b"RIFF but not really")
+    argv = ["--train_dir", str(train_dir), "--output_dir", str(tmp_path / "o"), "--do_train"]
+    argv += ["--num_train_epochs", "1", "--per_device_train_batch_size", "3", "--config_overrides", TINY_MODEL, *QUIET]
+    with pytest.raises(ValueError, match="broken.wav.*--skip_bad_audio"):
+        run_audio_classification(argv)
+    assert run_audio_classification([*argv, "--skip_bad_audio"])["train_skipped_clips"] == 0  # dropped up front
+
+
+def test_an_empty_training_folder_is_an_error(tmp_path):
+    (tmp_path / "train" / "low").mkdir(parents=True)
+    with pytest.raises(ValueError, match="holds no audio files"):
+        run_audio_classification(["--train_dir", str(tmp_path / "train"), "--output_dir", str(tmp_path), "--do_train"])
+
+
+# Resuming
+
+
+def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ends(corpus, tmp_path):
+    # Every random part of the recipe is on: mixup, SpecAugment, roll and gain, patch masking and drop path. The
+    # checkpoint at step 3 lies mid-epoch (4 batches of 2 clips per epoch). The resumed run has another --seed: only
+    # the weights, optimizer, schedule and RNG states of the checkpoint can make it end where the whole run ends.
+    argv = ["--train_dir", str(corpus / "train"), "--do_train", "--max_steps", "6", "--save_steps", "3"]
+    argv += ["--per_device_train_batch_size", "2", "--config_overrides", TINY_MODEL, "--mixup", "1.0"]
+    argv += ["--data_seed", "0", "--disable_tqdm", "true", "--report_to", "none"]
+    run_audio_classification([*argv, "--output_dir", str(tmp_path / "whole"), "--seed", "0"])
+    checkpoint = tmp_path / "whole" / "checkpoint-3"
+    run_audio_classification(
+        [*argv, "--output_dir", str(tmp_path / "resumed"), "--seed", "1", "--resume_from_checkpoint", str(checkpoint)]
+    )
+    whole = load_file(tmp_path / "whole" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    halfway = load_file(checkpoint / "model.safetensors")
+    assert not torch.equal(whole["classifier.weight"], halfway["classifier.weight"])
+    for name, weight in whole.items():
+        torch.testing.assert_close(resumed[name], weight, rtol=0, atol=1e-6, msg=name)
