@@ -25,6 +25,7 @@ from audiomae_hf.audio_data import (
     load_training_split,
     load_waveform,
     manifest_dataset,
+    read_label_names,
     roll_and_gain,
     scaled_mask_width,
     spec_augment,
@@ -334,3 +335,16 @@ def test_roll_and_gain_rolls_each_clip_and_shifts_it_by_a_constant():
         torch.testing.assert_close(clip, rolled + constant)
         # a gain g in [0.5, 1.5] adds 2 ln g to the log-mel power, times the normalisation scale
         assert 0.5 * 2 * np.log(0.5) <= constant <= 0.5 * 2 * np.log(1.5)
+
+
+def test_label_names_file_fixes_the_classes_and_their_order(folder, tmp_path):
+    (tmp_path / "labels.txt").write_text("low\nhigh\nunused\n")
+    label_space = build_label_space(
+        audio_folder_dataset(folder), "label", "audio", label_names=read_label_names(tmp_path / "labels.txt")
+    )
+    assert label_space.names == ["low", "high", "unused"]
+
+
+def test_a_training_label_outside_the_label_names_file_is_an_error(folder):
+    with pytest.raises(ValueError, match="Row 0 of the train split has label 'high'"):
+        build_label_space(audio_folder_dataset(folder), "label", "audio", label_names=["low"])

@@ -63,14 +63,14 @@ class RecipeTrainingArguments(TrainingArguments):
 
     def check_launch(self) -> None:
         """
-        Raise a `ValueError` if the launcher started more processes than will train together: under `torchrun` on a
-        machine without GPUs, the Trainer trains each process alone unless told `--use_cpu true`.
+        Raise a `ValueError` if the launcher started more processes than will train together: on a machine without
+        GPUs the Trainer trains each process alone unless told `--use_cpu true`.
         """
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched != self.world_size:
             raise ValueError(
                 f"Launched as {launched} processes, but the Trainer would train {self.world_size} as one group: on a "
-                "machine without GPUs pass --use_cpu true (torchrun), or use `accelerate launch --cpu`."
+                "machine without GPUs pass --use_cpu true (under torchrun or `accelerate launch --multi_gpu`)."
             )
 
     def resolve_learning_rate(self) -> float:
