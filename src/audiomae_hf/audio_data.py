@@ -94,10 +94,12 @@ def load_waveform(audio, sampling_rate: int = SAMPLING_RATE, max_seconds: float 
         raise AudioDecodingError(f"Could not decode audio {describe_audio(audio)}: {error}") from error
     if samples.size == 0:
         raise AudioDecodingError(f"Audio {describe_audio(audio)} holds no samples.")
-    mono = torch.from_numpy(np.ascontiguousarray(samples.mean(axis=1)))
-    if not torch.isfinite(mono).all():
+    mono = samples.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(mono).all():
         raise AudioDecodingError(f"Audio {describe_audio(audio)} holds NaN or infinite samples.")
-    return resample(mono, source_rate, sampling_rate).numpy()
+    if source_rate == sampling_rate:
+        return mono
+    return resample(torch.from_numpy(mono), source_rate, sampling_rate).numpy()
 
 
 def seconds_for_frames(num_frames: int) -> float:
