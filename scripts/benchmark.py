@@ -25,14 +25,17 @@ import numpy as np
 import torch
 
 
-def median_seconds(run: Callable[[], object], repeats: int = 5) -> float:
-    run()  # warm-up: first-call allocations and lazy initialisation
-    timings = []
+def median_seconds(runs: list[Callable[[], object]], repeats: int = 7) -> list[float]:
+    """Median wall time of each run. The runs alternate, so that a load change on the machine hits them alike."""
+    for run in runs:
+        run()  # warm-up: first-call allocations and lazy initialisation
+    timings = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+        for run, run_timings in zip(runs, timings, strict=True):
+            start = time.perf_counter()
+            run()
+            run_timings.append(time.perf_counter() - start)
+    return [statistics.median(run_timings) for run_timings in timings]
 
 
 def peak_memory_mib(probe: str, threads: int) -> float:
@@ -85,8 +88,7 @@ def _ast_extractor_run() -> Callable[[], object]:
 
 def feature_extraction_rows(threads: int) -> list[dict]:
     task = "feature extraction, 32 x 10 s clips"
-    ours = median_seconds(_audiomae_extractor_run())
-    baseline = median_seconds(_ast_extractor_run())
+    baseline, ours = median_seconds([_ast_extractor_run(), _audiomae_extractor_run()])
     memory_note = "peak RSS increase during one call"
     return [
         {
@@ -154,7 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     for benchmark in BENCHMARKS:
         if args.only is None or benchmark.__name__ in args.only:
             rows.extend(benchmark(args.threads))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    # Other processes on the machine slow multi-threaded runs most: the load average tells how quiet it was.
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load}")
     print(format_table(rows))
 
 

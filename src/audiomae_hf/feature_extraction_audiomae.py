@@ -163,11 +163,13 @@ def log_mel_fbank(
 
         spectrum = torch.view_as_real(torch.fft.rfft(padded[:, :block_size])).square_()
         block_power = torch.add(spectrum[..., 0], spectrum[..., 1], out=power[:, :block_size])
-        mel_energies = torch.cat([block_power[..., first:end] @ filters for first, end, filters in mel_blocks], dim=-1)
-        log_mel[:, block] = mel_energies.clamp_(min=LOG_FLOOR).log_()
+        mel_energies = log_mel[:, block]
+        torch.cat([block_power[..., first:end] @ filters for first, end, filters in mel_blocks], -1, out=mel_energies)
+        mel_energies.clamp_(min=LOG_FLOOR).log_()
 
-    past_clip_end = torch.arange(total_frames, device=device) >= num_frames[:, None]
-    log_mel.masked_fill_(past_clip_end[..., None], 0.0)
+    if int(num_frames.min()) < total_frames:
+        past_clip_end = torch.arange(total_frames, device=device) >= num_frames[:, None]
+        log_mel.masked_fill_(past_clip_end[..., None], 0.0)
     return log_mel, num_frames
 
 
@@ -232,7 +234,8 @@ def _as_float_waveform(clip, index: int) -> torch.Tensor:
             "1/2**15 and 1/2**31)."
         )
     waveform = clip.detach().to(torch.float32)
-    if not torch.isfinite(waveform).all():
+    # One NaN or infinity makes the sum non-finite; float64 accumulation cannot overflow on float32 samples.
+    if not torch.isfinite(waveform.sum(dtype=torch.float64)):
         raise ValueError(f"Clip {index} contains NaN or infinite samples.")
     return waveform
 
@@ -360,7 +363,9 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         )
         is_audio_frame = torch.arange(self.target_length, device=waveforms.device) < num_frames[:, None]
         # Audio-MAE pads the log-mel (with zeros by default) and then normalises padding and audio frames alike.
-        input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, self.target_length - log_mel.shape[1]))
+        input_values = log_mel
+        if log_mel.shape[1] < self.target_length:
+            input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, self.target_length - log_mel.shape[1]))
         if self.padding_value != 0.0:
             input_values.masked_fill_(~is_audio_frame[..., None], self.padding_value)
         if self.do_normalize:
@@ -405,8 +410,10 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
                 f"samples of those clips by index: {too_short}."
             )
         num_samples = torch.tensor([len(waveform) for waveform in waveforms], device=device)
-        padded = torch.nn.utils.rnn.pad_sequence([waveform.to(device) for waveform in waveforms], batch_first=True)
-        return padded, num_samples
+        waveforms = [waveform.to(device) for waveform in waveforms]
+        if len(set(map(len, waveforms))) == 1:
+            return torch.stack(waveforms), num_samples
+        return torch.nn.utils.rnn.pad_sequence(waveforms, batch_first=True), num_samples
 
 
 __all__ = ["AudioMAEFeatureExtractor", "kaldi_mel_filter_bank", "log_mel_fbank", "resample"]
