@@ -214,7 +214,7 @@ def test_class_balanced_sampler_repeats_a_draw_for_the_same_seed_and_epoch():
 def test_trainer_samples_by_class_balanced_weights_when_given_them(tmp_path):
     trainer = AudioMAETrainer(
         model=tiny_classifier(),
-        args=FineTuningArguments(output_dir=str(tmp_path), learning_rate=1e-3, report_to="none"),
+        args=FineTuningArguments(output_dir=str(tmp_path), report_to="none"),
         train_dataset=list(range(3)),
         train_sample_weights=torch.ones(3),
     )

@@ -376,6 +376,8 @@ class AudioMAETrainer(Trainer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        if isinstance(self.args, RecipeTrainingArguments):
+            self.args.resolve_learning_rate()
         # The Audio-MAE losses are per-batch means that ignore `num_items_in_batch`; the Trainer must average them
         # over gradient-accumulation steps itself (and not rescale them by the number of processes).
         self.model_accepts_loss_kwargs = False
