@@ -545,6 +545,8 @@ class AudioMAEPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    # The loss is a plain mean: Trainer must average it over gradient-accumulation steps itself.
+    accepts_loss_kwargs = False
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Every Auto class, not only the saving class's own, so that the folder loads as remote code for any task
@@ -656,7 +658,6 @@ class AudioMAEModel(AudioMAEPreTrainedModel):
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> AudioMAEModelOutput | tuple:
         r"""
         input_values (`torch.FloatTensor` of shape `(batch_size, time, num_mel_bins)`):
@@ -750,7 +751,6 @@ class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> AudioMAEForPreTrainingOutput | tuple:
         r"""
         input_values (`torch.FloatTensor` of shape `(batch_size, time, num_mel_bins)`):
@@ -859,7 +859,6 @@ class AudioMAEForAudioClassification(AudioMAEPreTrainedModel):
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
         return_dict: bool | None = None,
-        **kwargs,
     ) -> ImageClassifierOutput | tuple:
         r"""
         input_values, attention_mask: as for `AudioMAEModel`.
