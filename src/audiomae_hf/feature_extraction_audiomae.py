@@ -80,11 +80,11 @@ def _mel_filter_blocks(
 
 
 def _frame_means(waveforms: torch.Tensor, frame_length: int, frame_shift: int) -> torch.Tensor:
-    """Mean of every frame, `(batch, frames)`, summing each sample once: frames are made of whole chunks of
+    """Float64 mean of every frame, `(batch, frames)`, summing each sample once: frames are made of whole chunks of
     gcd(frame_length, frame_shift) samples (80 at 16 kHz)."""
     chunk = math.gcd(frame_length, frame_shift)
-    chunk_sums = waveforms.unflatten(-1, (-1, chunk)).sum(dim=-1)
-    return chunk_sums.unfold(-1, frame_length // chunk, frame_shift // chunk).mean(dim=-1) / chunk
+    chunk_sums = waveforms.unflatten(-1, (-1, chunk)).sum(dim=-1, dtype=torch.float64)
+    return chunk_sums.unfold(-1, frame_length // chunk, frame_shift // chunk).sum(dim=-1) / frame_length
 
 
 def log_mel_fbank(
@@ -133,6 +133,13 @@ def log_mel_fbank(
         num_frames = num_frames.clamp(max=max_frames)
     total_frames = int(num_frames.max())
 
+    # Kaldi removes each frame's mean, pre-emphasises (the first sample against itself) and applies a Hann window.
+    # The window's first weight is zero, so the first sample never counts, and the rest of a pre-emphasised frame is
+    # the pre-emphasised waveform minus (1 - coefficient) times the frame mean: both are computed once per sample
+    # instead of once per overlapping frame. The per-frame mean removal also makes Audio-MAE's subtraction of the
+    # clip mean a no-op, so it is skipped.
+    waveforms = waveforms[:, : (total_frames - 1) * frame_shift + frame_length]
+    frame_offsets = (1 - PREEMPHASIS_COEFFICIENT) * _frame_means(waveforms, frame_length, frame_shift)
     window = torch.hann_window(frame_length, periodic=False, dtype=torch.float64, device=device)[1:]
     mel_blocks = _mel_filter_blocks(num_mel_bins, fft_length, sampling_rate, device)
     # On the CPU, blocks of about a thousand frames keep every intermediate in cache; that halves the time.
@@ -148,17 +155,10 @@ def log_mel_fbank(
         # the weakest mel bands (those near the log floor, and the lowest bands that pre-emphasis attenuates), which
         # then come out up to 1e-2 off. The mel product and the log are well conditioned and stay in float32.
         segment = waveforms[:, first_sample : first_sample + (block_size - 1) * frame_shift + frame_length].double()
-
-        # Kaldi removes each frame's mean, pre-emphasises (the first sample against itself) and applies a Hann
-        # window. The window's first weight is zero, so the first sample never counts, and the rest of a
-        # pre-emphasised frame is the pre-emphasised waveform minus (1 - coefficient) times the frame mean: both are
-        # computed once per sample instead of once per overlapping frame. The per-frame mean removal also makes
-        # Audio-MAE's subtraction of the clip mean a no-op, so it is skipped.
-        frame_offsets = (1 - PREEMPHASIS_COEFFICIENT) * _frame_means(segment, frame_length, frame_shift)
         emphasized = torch.add(segment[:, 1:], segment[:, :-1], alpha=-PREEMPHASIS_COEFFICIENT)
         frames = emphasized.unfold(-1, frame_length - 1, frame_shift)  # [batch, block, frame_length - 1], a view
         windowed = padded[:, :block_size, : frame_length - 1]
-        torch.sub(frames, frame_offsets[..., None], out=windowed)
+        torch.sub(frames, frame_offsets[:, block, None], out=windowed)
         windowed.mul_(window)
 
         spectrum = torch.view_as_real(torch.fft.rfft(padded[:, :block_size])).square_()
