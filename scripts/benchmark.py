@@ -6,14 +6,17 @@ Each benchmark is a function `rows(threads: int) -> list[dict]`; add yours to `B
 `notes` (say there what the memory figure measures). Run a subset with `--only NAME`
 (repeatable). Everything runs on the CPU with `--threads` (default 2) torch threads.
 
-For feature extraction, peak memory is measured in a fresh subprocess per implementation (`--memory-probe NAME`,
-see `MEMORY_PROBES`): once the imports and the inputs are in place, the kernel's resident-set high-water mark is
-reset (`/proc/self/clear_refs`), the call runs once, and the row reports how far that high-water mark rose above the
-resident set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT
-libraries), and nothing allocated before the call.
+For feature extraction, each implementation runs in its own fresh subprocess (`--measure NAME`, see `MEASURED`), so
+that no library's threads left over from another implementation compete with it (numpy's OpenBLAS threads keep
+spinning after a call and slowed the torch threads of the next call in the same process twentyfold). In that
+subprocess, once the imports and the inputs are in place, the kernel's resident-set high-water mark is reset
+(`/proc/self/clear_refs`) and the first call runs: peak memory is how far the high-water mark rose above the resident
+set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT libraries,
+one-time initialisation included), and nothing allocated before. Then `REPEATS` more calls are timed.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -25,41 +28,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def time_alternating(runs: list[Callable[[], object]], repeats: int = 7) -> list[list[float]]:
-    """Wall times of `repeats` calls of each run, after a warm-up call. The runs alternate, so that a change of load
-    on the machine hits them alike."""
-    for run in runs:
-        run()  # first-call allocations and lazy initialisation
-    timings = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, run_timings in zip(runs, timings, strict=True):
-            start = time.perf_counter()
-            run()
-            run_timings.append(time.perf_counter() - start)
-    return timings
+REPEATS = 7
 
 
-def peak_memory_mib(probe: str, threads: int) -> float:
-    """Increase of the resident-set high-water mark during one call, measured in a fresh subprocess."""
-    command = [sys.executable, __file__, "--memory-probe", probe, "--threads", str(threads)]
-    result = subprocess.run(command, check=True, capture_output=True, text=True)
-    return float(result.stdout.strip().splitlines()[-1])
+def measure_in_subprocess(name: str, threads: int) -> dict:
+    """Median and best wall time and first-call peak memory of `MEASURED[name]`, in a fresh subprocess."""
+    command = [sys.executable, __file__, "--measure", name, "--threads", str(threads)]
+    # numpy's BLAS would otherwise start a thread per core whatever torch is told
+    limits = {variable: str(threads) for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **limits})
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _resident_kb(field: str) -> int:
+def _resident_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
-def _run_memory_probe(probe: str) -> None:
-    run = MEMORY_PROBES[probe]()
+def _measure(name: str) -> None:
+    run = MEASURED[name]()
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current resident set
-    resident_before = _resident_kb("VmRSS")
+    resident_before = _resident_kib("VmRSS")
     run()
-    print((_resident_kb("VmHWM") - resident_before) / 1024)
+    peak_mib = (_resident_kib("VmHWM") - resident_before) / 1024
+    timings = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - start)
+    print(json.dumps({"seconds": statistics.median(timings), "best_seconds": min(timings), "peak_mib": peak_mib}))
 
 
 # Feature extraction: a batch of 32 ten-second clips, ours against transformers' ASTFeatureExtractor, whose numpy
@@ -90,31 +89,28 @@ def _ast_extractor_run() -> Callable[[], object]:
 
 def feature_extraction_rows(threads: int) -> list[dict]:
     task = "feature extraction, 32 x 10 s clips"
-    baseline, ours = time_alternating([_ast_extractor_run(), _audiomae_extractor_run()])
-    memory_note = "peak RSS increase during one call"
+    baseline = measure_in_subprocess("ast_feature_extractor", threads)
+    ours = measure_in_subprocess("audiomae_feature_extractor", threads)
+    memory_note = "peak RSS increase during the first call"
     return [
         {
             "task": task,
             "implementation": "ASTFeatureExtractor (transformers, numpy path)",
-            "seconds": statistics.median(baseline),
-            "best_seconds": min(baseline),
+            **baseline,
             "ratio": 1.0,
-            "peak_mib": peak_memory_mib("ast_feature_extractor", threads),
             "notes": f"loop over clips; {memory_note}",
         },
         {
             "task": task,
             "implementation": "AudioMAEFeatureExtractor",
-            "seconds": statistics.median(ours),
-            "best_seconds": min(ours),
-            "ratio": statistics.median(baseline) / statistics.median(ours),
-            "peak_mib": peak_memory_mib("audiomae_feature_extractor", threads),
+            **ours,
+            "ratio": baseline["seconds"] / ours["seconds"],
             "notes": f"batched torch; {memory_note}",
         },
     ]
 
 
-MEMORY_PROBES = {
+MEASURED = {
     "audiomae_feature_extractor": _audiomae_extractor_run,
     "ast_feature_extractor": _ast_extractor_run,
 }
@@ -150,12 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     names = [benchmark.__name__ for benchmark in BENCHMARKS]
     parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--memory-probe", choices=sorted(MEMORY_PROBES), help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=sorted(MEASURED), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    if args.memory_probe:
-        _run_memory_probe(args.memory_probe)
+    if args.measure:
+        _measure(args.measure)
         return
     rows = []
     for benchmark in BENCHMARKS:
