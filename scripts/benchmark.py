@@ -12,7 +12,10 @@ spinning after a call and slowed the torch threads of the next call in the same 
 subprocess, once the imports and the inputs are in place, the kernel's resident-set high-water mark is reset
 (`/proc/self/clear_refs`) and the first call runs: peak memory is how far the high-water mark rose above the resident
 set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT libraries,
-one-time initialisation included), and nothing allocated before. Then `REPEATS` more calls are timed.
+one-time initialisation included), and nothing allocated before. Then the entry's number of repeats are timed.
+
+The models run the same way: ViT-B classification of 10 s inputs against transformers' AST of the same width and
+depth, and one ViT-B pretraining step (forward and backward) with eager against SDPA attention.
 """
 
 import argparse
@@ -27,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-REPEATS = 7
 
 
 def measure_in_subprocess(name: str, threads: int) -> dict:
@@ -48,13 +49,14 @@ def _resident_kib(field: str) -> int:
 
 
 def _measure(name: str) -> None:
-    run = MEASURED[name]()
+    make_run, repeats = MEASURED[name]
+    run = make_run()
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current resident set
     resident_before = _resident_kib("VmRSS")
     run()
     peak_mib = (_resident_kib("VmHWM") - resident_before) / 1024
     timings = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.perf_counter()
         run()
         timings.append(time.perf_counter() - start)
@@ -87,35 +89,98 @@ def _ast_extractor_run() -> Callable[[], object]:
     return lambda: extractor(clips, sampling_rate=16000, return_tensors="pt")
 
 
+def comparison_rows(task: str, variants: list[tuple[str, str, str]], threads: int) -> list[dict]:
+    """Rows for (implementation, `MEASURED` name, note) variants; the first is the baseline of the speed ratio."""
+    rows = []
+    for implementation, name, note in variants:
+        measured = measure_in_subprocess(name, threads)
+        baseline = rows[0]["seconds"] if rows else measured["seconds"]
+        ratio = baseline / measured["seconds"]
+        rows.append({"task": task, "implementation": implementation, **measured, "ratio": ratio, "notes": note})
+    return rows
+
+
 def feature_extraction_rows(threads: int) -> list[dict]:
-    task = "feature extraction, 32 x 10 s clips"
-    baseline = measure_in_subprocess("ast_feature_extractor", threads)
-    ours = measure_in_subprocess("audiomae_feature_extractor", threads)
-    memory_note = "peak RSS increase during the first call"
-    return [
-        {
-            "task": task,
-            "implementation": "ASTFeatureExtractor (transformers, numpy path)",
-            **baseline,
-            "ratio": 1.0,
-            "notes": f"loop over clips; {memory_note}",
-        },
-        {
-            "task": task,
-            "implementation": "AudioMAEFeatureExtractor",
-            **ours,
-            "ratio": baseline["seconds"] / ours["seconds"],
-            "notes": f"batched torch; {memory_note}",
-        },
+    note = "peak RSS increase during the first call"
+    variants = [
+        ("ASTFeatureExtractor (transformers, numpy path)", "ast_feature_extractor", f"loop over clips; {note}"),
+        ("AudioMAEFeatureExtractor", "audiomae_feature_extractor", f"batched torch; {note}"),
     ]
+    return comparison_rows("feature extraction, 32 x 10 s clips", variants, threads)
 
 
+# Models, at ViT-B size (768 wide, 12 layers) on 10 s inputs (1024 frames x 128 mel bins).
+CLASSIFIER_BATCH, PRETRAINING_BATCH = 4, 4
+
+
+def _classifier_run(model) -> Callable[[], object]:
+    inputs = torch.randn(CLASSIFIER_BATCH, 1024, 128)
+
+    def classify():
+        with torch.inference_mode():
+            return model(inputs).logits
+
+    return classify
+
+
+def _audiomae_classifier_run() -> Callable[[], object]:
+    from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification
+
+    return _classifier_run(AudioMAEForAudioClassification(AudioMAEConfig(num_labels=527)).eval())
+
+
+def _ast_classifier_run() -> Callable[[], object]:
+    from transformers import ASTConfig, ASTForAudioClassification
+
+    # Overlapping 16x16 patches with stride 10 give AST 1212 patch tokens for 1024 frames; Audio-MAE has 512.
+    return _classifier_run(ASTForAudioClassification(ASTConfig(num_labels=527)).eval())
+
+
+def _pretraining_step_run(attention: str) -> Callable[[], Callable[[], object]]:
+    def make_run():
+        from audiomae_hf import AudioMAEConfig, AudioMAEForPreTraining
+
+        model = AudioMAEForPreTraining(AudioMAEConfig(_attn_implementation=attention)).train()
+        inputs = torch.randn(PRETRAINING_BATCH, 1024, 128)
+
+        def step():
+            model.zero_grad(set_to_none=True)
+            model(inputs).loss.backward()
+
+        return step
+
+    return make_run
+
+
+def classifier_inference_rows(threads: int) -> list[dict]:
+    note = "peak RSS increase during the first forward"
+    variants = [
+        ("ASTForAudioClassification (1212 tokens)", "ast_classifier", note),
+        ("AudioMAEForAudioClassification (512 tokens)", "audiomae_classifier", note),
+    ]
+    return comparison_rows(f"classify {CLASSIFIER_BATCH} x 10 s, ViT-B, sdpa", variants, threads)
+
+
+def pretraining_step_rows(threads: int) -> list[dict]:
+    note = "peak RSS increase during the first forward + backward"
+    variants = [
+        ("AudioMAEForPreTraining, eager attention", "pretraining_step_eager", note),
+        ("AudioMAEForPreTraining, sdpa attention", "pretraining_step_sdpa", note),
+    ]
+    return comparison_rows(f"pretraining step, batch {PRETRAINING_BATCH}, ViT-B", variants, threads)
+
+
+# name: (factory of the measured call, timed repeats after the first call)
 MEASURED = {
-    "audiomae_feature_extractor": _audiomae_extractor_run,
-    "ast_feature_extractor": _ast_extractor_run,
+    "audiomae_feature_extractor": (_audiomae_extractor_run, 7),
+    "ast_feature_extractor": (_ast_extractor_run, 7),
+    "audiomae_classifier": (_audiomae_classifier_run, 3),
+    "ast_classifier": (_ast_classifier_run, 3),
+    "pretraining_step_eager": (_pretraining_step_run("eager"), 2),
+    "pretraining_step_sdpa": (_pretraining_step_run("sdpa"), 2),
 }
 
-BENCHMARKS = [feature_extraction_rows]
+BENCHMARKS = [feature_extraction_rows, classifier_inference_rows, pretraining_step_rows]
 
 
 def format_table(rows: list[dict]) -> str:
