@@ -174,8 +174,11 @@ class AudioMAEConfig(PreTrainedConfig):
         if self.mask_mode not in ("random", "time_frequency"):
             raise ValueError(f"mask_mode={self.mask_mode!r}: expected 'random' or 'time_frequency'.")
         if self.decoder_attention == "local":
+            for name in ("decoder_window_size", "decoder_shift_size"):
+                if len(getattr(self, name)) != 2:
+                    raise ValueError(f"{name}={getattr(self, name)} must be a (time, frequency) pair.")
             for axis, patches, window, shift in zip(
-                ("time", "frequency"), self.patch_grid, self.decoder_window_size, self.decoder_shift_size
+                ("time", "frequency"), self.patch_grid, self.decoder_window_size, self.decoder_shift_size, strict=True
             ):
                 if window < 1 or patches % window:
                     raise ValueError(

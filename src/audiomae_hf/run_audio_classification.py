@@ -13,13 +13,9 @@ switched off (`--layer_decay 1 --mixup 0 --freqm 0 --timem 0 --roll_mag_aug fals
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from dataclasses import dataclass, field
 
 import datasets
-import transformers
-from transformers import HfArgumentParser, set_seed
 
 from .audio_data import (
     REFERENCE_FRAMES,
@@ -28,7 +24,6 @@ from .audio_data import (
     AudioDataArguments,
     DecodeAudio,
     LabelSpace,
-    as_stream,
     build_label_space,
     check_labels,
     class_balanced_weights,
@@ -47,7 +42,10 @@ from .training_utils import (
     TrainingAugmentation,
     classification_metrics,
     normalised_units,
-    render_training_card,
+    parse_script_arguments,
+    start_run,
+    stream_splits,
+    train_evaluate_and_share,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,31 +74,6 @@ class ClassificationModelArguments(ModelArguments):
     drop_path_rate: float = field(default=0.1, metadata={"help": "Stochastic depth of the encoder (recipe: 0.1)."})
 
 
-def parse_arguments(
-    argv: list[str] | None,
-) -> tuple[ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments]:
-    parser = HfArgumentParser((ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments))
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
-
-
-def setup_logging(training_args: FineTuningArguments) -> None:
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-        datefmt="%m/%d/%Y %H:%M:%S",
-        handlers=[logging.StreamHandler(sys.stdout)],
-    )
-    log_level = training_args.get_process_log_level()
-    logger.setLevel(log_level)
-    logging.getLogger("audiomae_hf").setLevel(log_level)
-    datasets.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.enable_default_handler()
-    transformers.utils.logging.enable_explicit_format()
-
-
 def label_space_for(data_args, model_args, train_dataset) -> LabelSpace:
     """The classes: from the training split, or, for evaluation only, from the fine-tuned model's config."""
     label_names = read_label_names(data_args.label_names_file) if data_args.label_names_file else None
@@ -117,14 +90,10 @@ def label_space_for(data_args, model_args, train_dataset) -> LabelSpace:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run fine-tuning and/or evaluation as the command line `argv` says; return the final metrics."""
-    model_args, data_args, training_args = parse_arguments(argv)
-    setup_logging(training_args)
-    training_args.check_launch()
-    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
-        raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
-    learning_rate = training_args.resolve_learning_rate()
-    logger.info(f"Peak learning rate {learning_rate:.3g} (base {training_args.base_learning_rate:.3g} per 256 clips)")
-    set_seed(training_args.seed)
+    model_args, data_args, training_args = parse_script_arguments(
+        (ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments), argv
+    )
+    start_run(training_args, data_args)
 
     # Data: load, then check labels and files before any training starts.
     load = {"cache_dir": model_args.cache_dir, "token": model_args.token}
@@ -177,11 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "--class_balanced_sampling needs the whole label column: it does not work with streaming."
             )
         sample_weights = class_balanced_weights(train_dataset, label_space, data_args.label_column_name)
-    if data_args.streaming:
-        if train_dataset is not None:
-            train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
-        if eval_dataset is not None:
-            eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
+    train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)
     if train_dataset is not None:
         train_dataset = decode_on_the_fly(train_dataset, decoders["train"])
     if eval_dataset is not None:
@@ -210,30 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         train_sample_weights=sample_weights,
     )
 
-    metrics: dict[str, float] = {}
-    if training_args.do_train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()  # the model and, as processing_class, the feature extractor: a complete folder
-        metrics.update(train_result.metrics)
-        metrics["train_skipped_clips"] = decoders["train"].num_skipped
-        trainer.log_metrics("train", train_result.metrics)
-        trainer.save_metrics("train", train_result.metrics)
-        trainer.save_state()
-    if training_args.do_eval:
-        eval_metrics = trainer.evaluate()
-        eval_metrics["eval_skipped_clips"] = decoders["eval"].num_skipped
-        metrics.update(eval_metrics)
-        trainer.log_metrics("eval", eval_metrics)
-        trainer.save_metrics("eval", eval_metrics)
-
-    if training_args.do_train:
-        trainer.model_card = render_training_card(
-            "fine-tuned", model.config, training_args, model_args, data_args, metrics
-        )
-        trainer.create_model_card()
-        if training_args.push_to_hub:
-            trainer.push_to_hub()
-    return metrics
+    return train_evaluate_and_share(trainer, decoders, "fine-tuned", model_args, data_args)
 
 
 if __name__ == "__main__":

@@ -12,53 +12,34 @@ under `accelerate launch`, or under `torchrun`. Example:
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-
-from transformers import HfArgumentParser, set_seed
-
 from .audio_data import (
     AudioCollator,
     AudioDataArguments,
     DecodeAudio,
-    as_stream,
     decode_on_the_fly,
     load_training_split,
     seconds_for_frames,
 )
 from .modeling_audiomae import AudioMAEForPreTraining
-from .run_audio_classification import setup_logging
 from .training_utils import (
     AudioMAETrainer,
     ModelArguments,
     PretrainingArguments,
     TrainingAugmentation,
     normalised_units,
-    render_training_card,
+    parse_script_arguments,
+    start_run,
+    stream_splits,
+    train_evaluate_and_share,
 )
-
-logger = logging.getLogger(__name__)
-
-
-def parse_arguments(argv: list[str] | None) -> tuple[ModelArguments, AudioDataArguments, PretrainingArguments]:
-    parser = HfArgumentParser((ModelArguments, AudioDataArguments, PretrainingArguments))
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run pretraining and/or evaluation (reconstruction loss) as the command line `argv` says; return the metrics."""
-    model_args, data_args, training_args = parse_arguments(argv)
-    setup_logging(training_args)
-    training_args.check_launch()
-    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
-        raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
-    learning_rate = training_args.resolve_learning_rate()
-    logger.info(f"Peak learning rate {learning_rate:.3g} (base {training_args.base_learning_rate:.3g} per 256 clips)")
-    set_seed(training_args.seed)
+    model_args, data_args, training_args = parse_script_arguments(
+        (ModelArguments, AudioDataArguments, PretrainingArguments), argv
+    )
+    start_run(training_args, data_args)
 
     load = {"cache_dir": model_args.cache_dir, "token": model_args.token}
     train_dataset = load_training_split(data_args, "train", False, **load) if training_args.do_train else None
@@ -77,11 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
     feature_extractor = model_args.load_feature_extractor(config)
 
-    if data_args.streaming:
-        if train_dataset is not None:
-            train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
-        if eval_dataset is not None:
-            eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
+    train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)
     max_seconds = seconds_for_frames(feature_extractor.target_length)
     decoders = {}
     if train_dataset is not None:
@@ -109,30 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         train_augmentation=None if augmentation.is_identity else augmentation,
     )
 
-    metrics: dict[str, float] = {}
-    if training_args.do_train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
-        metrics.update(train_result.metrics)
-        metrics["train_skipped_clips"] = decoders["train"].num_skipped
-        trainer.log_metrics("train", train_result.metrics)
-        trainer.save_metrics("train", train_result.metrics)
-        trainer.save_state()
-    if training_args.do_eval:
-        eval_metrics = trainer.evaluate()
-        eval_metrics["eval_skipped_clips"] = decoders["eval"].num_skipped
-        metrics.update(eval_metrics)
-        trainer.log_metrics("eval", eval_metrics)
-        trainer.save_metrics("eval", eval_metrics)
-
-    if training_args.do_train:
-        trainer.model_card = render_training_card(
-            "pretrained", model.config, training_args, model_args, data_args, metrics
-        )
-        trainer.create_model_card()
-        if training_args.push_to_hub:
-            trainer.push_to_hub()
-    return metrics
+    return train_evaluate_and_share(trainer, decoders, "pretrained", model_args, data_args)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,24 @@ Neither clips gradients.
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import datasets
 import evaluate
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import EvalPrediction, PretrainedConfig, Trainer, TrainingArguments
+import transformers
+from transformers import EvalPrediction, HfArgumentParser, PretrainedConfig, Trainer, TrainingArguments, set_seed
 
-from .audio_data import roll_and_gain, spec_augment
+from .audio_data import as_stream, roll_and_gain, spec_augment
 from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
 
@@ -600,3 +604,81 @@ __all__ = [
     "parameter_groups",
     "render_training_card",
 ]
+
+
+# The steps both training scripts share, in the order they run.
+
+logger = logging.getLogger(__name__)
+
+
+def parse_script_arguments(dataclass_types: tuple, argv: list[str] | None) -> tuple:
+    """The command line `argv` (default `sys.argv[1:]`), or the one JSON file it names, as the given dataclasses."""
+    parser = HfArgumentParser(dataclass_types)
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def setup_logging(training_args: RecipeTrainingArguments) -> None:
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%m/%d/%Y %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logging.getLogger("audiomae_hf").setLevel(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.enable_explicit_format()
+
+
+def start_run(training_args: RecipeTrainingArguments, data_args) -> None:
+    """Logging, launch and argument checks, the recipe's learning rate, and the seed: before any data is read."""
+    setup_logging(training_args)
+    training_args.check_launch()
+    if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
+        raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
+    learning_rate = training_args.resolve_learning_rate()
+    logger.info(f"Peak learning rate {learning_rate:.3g} (base {training_args.base_learning_rate:.3g} per 256 clips)")
+    set_seed(training_args.seed)
+
+
+def stream_splits(train_dataset, eval_dataset, training_args: RecipeTrainingArguments, data_args) -> tuple:
+    """With `--streaming`, both splits as shuffled (train) or ordered (eval) iterable datasets."""
+    if not data_args.streaming:
+        return train_dataset, eval_dataset
+    if train_dataset is not None:
+        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
+    if eval_dataset is not None:
+        eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
+    return train_dataset, eval_dataset
+
+
+def train_evaluate_and_share(trainer: AudioMAETrainer, decoders: dict, card_kind: str, model_args, data_args) -> dict:
+    """Train, save a complete folder (model and feature extractor), evaluate, write the model card, push if asked."""
+    training_args = trainer.args
+    metrics: dict[str, float] = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()  # the model and, as processing_class, the feature extractor
+        metrics.update(train_result.metrics)
+        metrics["train_skipped_clips"] = decoders["train"].num_skipped
+        trainer.log_metrics("train", train_result.metrics)
+        trainer.save_metrics("train", train_result.metrics)
+        trainer.save_state()
+    if training_args.do_eval:
+        eval_metrics = trainer.evaluate()
+        eval_metrics["eval_skipped_clips"] = decoders["eval"].num_skipped
+        metrics.update(eval_metrics)
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+    if training_args.do_train:
+        trainer.model_card = render_training_card(
+            card_kind, trainer.model.config, training_args, model_args, data_args, metrics
+        )
+        trainer.create_model_card()
+        if training_args.push_to_hub:
+            trainer.push_to_hub()
+    return metrics
