@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from tiny_configs import tiny_config
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -29,28 +30,14 @@ from audiomae_hf import (
 LABELS = ["dog", "rain", "siren"]
 
 
-def tiny_config(**overrides) -> AudioMAEConfig:
-    fields = dict(
-        num_mel_bins=32,
-        target_length=128,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        decoder_hidden_size=32,
-        decoder_num_hidden_layers=2,
-        decoder_num_attention_heads=4,
-        decoder_window_size=(4, 2),
-        decoder_position_bias_hidden_size=16,
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: index for index, label in enumerate(LABELS)},
-    )
-    fields.update(overrides)
-    return AudioMAEConfig(**fields)
+def labelled_config(**overrides) -> AudioMAEConfig:
+    labels = dict(id2label=dict(enumerate(LABELS)), label2id={label: index for index, label in enumerate(LABELS)})
+    return tiny_config(**labels, **overrides)
 
 
 def save_classifier(folder, **overrides):
     torch.manual_seed(0)
-    model = AudioMAEForAudioClassification(tiny_config(**overrides)).eval()
+    model = AudioMAEForAudioClassification(labelled_config(**overrides)).eval()
     model.save_pretrained(folder)
     AudioMAEFeatureExtractor(num_mel_bins=32, target_length=128).save_pretrained(folder)
     return model
@@ -75,7 +62,7 @@ def test_auto_classes_resolve_the_audiomae_model_type(classifier_folder):
     assert isinstance(
         AutoModelForAudioClassification.from_pretrained(classifier_folder), AudioMAEForAudioClassification
     )
-    assert isinstance(AutoModelForPreTraining.from_config(tiny_config()), AudioMAEForPreTraining)
+    assert isinstance(AutoModelForPreTraining.from_config(labelled_config()), AudioMAEForPreTraining)
 
 
 def test_saved_folder_has_safetensors_code_and_a_complete_auto_map(classifier_folder):

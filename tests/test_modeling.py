@@ -3,31 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from tiny_configs import tiny_config
 
 from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification, AudioMAEForPreTraining, AudioMAEModel
 from audiomae_hf.modeling_audiomae import AudioMAESwinLayer, build_position_table, random_masking
 
 TIME, MELS = 128, 32  # an 8x2 patch grid of 16 patches
-
-
-def tiny_config(**overrides) -> AudioMAEConfig:
-    fields = dict(
-        num_mel_bins=MELS,
-        target_length=TIME,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        decoder_hidden_size=32,
-        decoder_num_hidden_layers=2,
-        decoder_num_attention_heads=4,
-        decoder_window_size=(4, 2),
-        decoder_shift_size=(2, 0),
-        decoder_position_bias_hidden_size=16,
-        mask_ratio=0.75,
-        num_labels=3,
-    )
-    fields.update(overrides)
-    return AudioMAEConfig(**fields)
 
 
 def spectrogram(batch=2, time=TIME, seed=0) -> torch.Tensor:
