@@ -214,6 +214,8 @@ def test_push_uploads_the_weights_the_code_the_feature_extractor_and_the_card(cl
     }
     assert json.loads(uploaded["config.json"])["auto_map"] == {
         "AutoConfig": "configuration_audiomae.AudioMAEConfig",
+        "AutoModel": "modeling_audiomae.AudioMAEModel",
+        "AutoModelForPreTraining": "modeling_audiomae.AudioMAEForPreTraining",
         "AutoModelForAudioClassification": "modeling_audiomae.AudioMAEForAudioClassification",
     }
     assert json.loads(uploaded["preprocessor_config.json"])["auto_map"] == {
