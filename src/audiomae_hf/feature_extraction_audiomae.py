@@ -259,8 +259,8 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
     most of the main methods. Users should refer to this superclass for more information regarding those methods.
 
     Args:
-        feature_size (`int`, *optional*, defaults to 128):
-            The feature dimension of the extracted features (equal to `num_mel_bins`).
+        feature_size (`int`, *optional*):
+            The feature dimension of the extracted features: always `num_mel_bins`, which sets it.
         sampling_rate (`int`, *optional*, defaults to 16000):
             The sampling rate at which the audio must be given, in Hz.
         num_mel_bins (`int`, *optional*, defaults to 128):
@@ -285,7 +285,7 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
 
     def __init__(
         self,
-        feature_size=128,
+        feature_size=None,
         sampling_rate=16000,
         num_mel_bins=128,
         target_length=1024,
@@ -296,8 +296,12 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         return_attention_mask=False,
         **kwargs,
     ):
+        if feature_size not in (None, num_mel_bins):
+            raise ValueError(
+                f"feature_size={feature_size} must equal num_mel_bins={num_mel_bins}: both count mel bins."
+            )
         super().__init__(
-            feature_size=feature_size,
+            feature_size=num_mel_bins,
             sampling_rate=sampling_rate,
             padding_value=padding_value,
             return_attention_mask=return_attention_mask,
