@@ -62,8 +62,8 @@ def pure_tone(num_samples: int, sampling_rate: int, rng: np.random.Generator) ->
 
 
 def _chirp(num_samples: int, sampling_rate: int, rng: np.random.Generator, rising: bool) -> np.ndarray:
-    # At least one octave of sweep, so that a short chirp still reads as a slope rather than a flat tone.
-    octaves = rng.uniform(1.0, 3.5)
+    # At least one and a half octaves of sweep, so that a short chirp reads as a slope rather than a flat tone.
+    octaves = rng.uniform(1.5, 4.0)
     low = _log_uniform(rng, LOWEST_FREQUENCY_HZ, HIGHEST_FREQUENCY_HZ / 2**octaves)
     start, end = (low, low * 2**octaves) if rising else (low * 2**octaves, low)
     # Exponential sweep: a straight line on the (roughly logarithmic) mel axis.
@@ -72,18 +72,18 @@ def _chirp(num_samples: int, sampling_rate: int, rng: np.random.Generator, risin
 
 
 def chirp_up(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A sinusoid sweeping upward by one to three and a half octaves: a rising line."""
+    """A sinusoid sweeping upward by one and a half to four octaves: a rising line."""
     return _chirp(num_samples, sampling_rate, rng, rising=True)
 
 
 def chirp_down(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A sinusoid sweeping downward by one to three and a half octaves: a falling line."""
+    """A sinusoid sweeping downward by one and a half to four octaves: a falling line."""
     return _chirp(num_samples, sampling_rate, rng, rising=False)
 
 
 def harmonic_stack(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
     """A low fundamental with its overtones, as a voice or a bowed string: evenly spaced horizontal lines."""
-    fundamental = _log_uniform(rng, 100.0, 450.0)
+    fundamental = _log_uniform(rng, 100.0, 300.0)
     num_harmonics = int(rng.integers(4, 11))
     rolloff = rng.uniform(0.5, 1.5)
     phase = _phase_of(np.full(num_samples, fundamental), sampling_rate, rng)
@@ -113,26 +113,29 @@ def click_train(num_samples: int, sampling_rate: int, rng: np.random.Generator) 
     return signal
 
 
-def am_tone(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A sinusoid whose loudness pulses 3 to 12 times a second, as a siren's tremolo: a dashed horizontal line."""
+def beep_train(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Short tone beeps repeating 6 to 10 times a second, as an alarm: a dashed horizontal line."""
     carrier = _log_uniform(rng, LOWEST_FREQUENCY_HZ, HIGHEST_FREQUENCY_HZ)
-    modulation_rate = rng.uniform(3.0, 12.0)
-    depth = rng.uniform(0.8, 1.0)
-    envelope = 1 - depth * 0.5 * (1 + np.cos(_phase_of(np.full(num_samples, modulation_rate), sampling_rate, rng)))
+    beeps_per_second = rng.uniform(6.0, 10.0)
+    # Beeps fill 30-50% of each period: every 16-frame patch of the spectrogram holds a gap of several frames.
+    duty_cycle = rng.uniform(0.3, 0.5)
+    position_in_period = (np.arange(num_samples) / sampling_rate * beeps_per_second + rng.uniform()) % 1.0
+    ramp = 0.01 * beeps_per_second  # 10 ms fades, so that each beep starts without a click
+    envelope = np.clip(np.minimum(position_in_period, duty_cycle - position_in_period) / ramp, 0.0, 1.0)
     return envelope * np.sin(_phase_of(np.full(num_samples, carrier), sampling_rate, rng))
 
 
 def fm_tone(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A sinusoid whose pitch wobbles 3 to 10 times a second by a third to a whole octave: a wavy line."""
+    """A sinusoid whose pitch wobbles 5 to 10 times a second by 0.4 to 1 octave: a wavy line."""
     centre = _log_uniform(rng, 2 * LOWEST_FREQUENCY_HZ, HIGHEST_FREQUENCY_HZ / 2)
-    wobble_rate = rng.uniform(3.0, 10.0)
-    wobble_octaves = rng.uniform(0.3, 1.0)
+    wobble_rate = rng.uniform(5.0, 10.0)
+    wobble_octaves = rng.uniform(0.4, 1.0)
     wobble = np.sin(_phase_of(np.full(num_samples, wobble_rate), sampling_rate, rng))
     return np.sin(_phase_of(centre * 2 ** (wobble_octaves / 2 * wobble), sampling_rate, rng))
 
 
 EVENT_GENERATORS: dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
-    "am_tone": am_tone,
+    "beep_train": beep_train,
     "chirp_down": chirp_down,
     "chirp_up": chirp_up,
     "click_train": click_train,
@@ -145,9 +148,9 @@ SOUND_EVENT_CLASSES: tuple[str, ...] = tuple(EVENT_GENERATORS)
 
 
 def _background_noise(num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """White, pink or brown noise (power falling as 1/f^0, 1/f^1 or 1/f^2), the colour drawn per clip."""
+    """Noise whose power falls as 1/f^a, a drawn per clip between 0.6 and 1.4 (around pink noise)."""
     spectrum = np.fft.rfft(rng.standard_normal(num_samples))
-    exponent = rng.choice([0.0, 1.0, 2.0])
+    exponent = rng.uniform(0.6, 1.4)
     frequencies = np.fft.rfftfreq(num_samples)
     frequencies[0] = frequencies[1]
     spectrum *= frequencies ** (-exponent / 2)
@@ -163,12 +166,12 @@ def synthesize_clip(
     rng: np.random.Generator,
     duration_s: float = 2.56,
     sampling_rate: int = SAMPLING_RATE,
-    snr_db_range: tuple[float, float] = (3.0, 20.0),
+    snr_db_range: tuple[float, float] = (6.0, 24.0),
 ) -> np.ndarray:
     """
     One clip of `duration_s` seconds holding one event of class `label` over background noise.
 
-    The event lasts between a fifth and four fifths of the clip, starts anywhere it fits, fades in and out over 5-30
+    The event lasts between four and nine tenths of the clip, starts anywhere it fits, fades in and out over 5-30
     ms (so that its edges do not click), and sits at a signal-to-noise ratio drawn from `snr_db_range` (measured
     over the event's span). The clip's peak level is drawn between -20 and -1 dBFS.
 
@@ -177,7 +180,7 @@ def synthesize_clip(
     if label not in EVENT_GENERATORS:
         raise ValueError(f"Unknown sound-event class {label!r}; expected one of {SOUND_EVENT_CLASSES}.")
     num_samples = round(duration_s * sampling_rate)
-    event_length = int(rng.uniform(0.2, 0.8) * num_samples)
+    event_length = int(rng.uniform(0.4, 0.9) * num_samples)
     onset = int(rng.integers(0, num_samples - event_length + 1))
 
     event = EVENT_GENERATORS[label](event_length, sampling_rate, rng)
