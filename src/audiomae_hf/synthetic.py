@@ -83,7 +83,8 @@ def chirp_down(num_samples: int, sampling_rate: int, rng: np.random.Generator) -
 
 def harmonic_stack(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
     """A low fundamental with its overtones, as a voice or a bowed string: evenly spaced horizontal lines."""
-    fundamental = _log_uniform(rng, 100.0, 300.0)
+    # From 200 Hz up the overtones stay apart on a 128-bin mel axis; lower ones blur into a band like noise.
+    fundamental = _log_uniform(rng, 200.0, 400.0)
     num_harmonics = int(rng.integers(4, 11))
     rolloff = rng.uniform(0.5, 1.5)
     phase = _phase_of(np.full(num_samples, fundamental), sampling_rate, rng)
@@ -95,8 +96,8 @@ def harmonic_stack(num_samples: int, sampling_rate: int, rng: np.random.Generato
 
 
 def noise_burst(num_samples: int, sampling_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Band-limited noise, half an octave to three octaves wide: a smeared band without lines."""
-    octaves = rng.uniform(0.5, 3.0)
+    """Band-limited noise, one and a half to three and a half octaves wide: a broad smeared band without lines."""
+    octaves = rng.uniform(1.5, 3.5)
     low = _log_uniform(rng, LOWEST_FREQUENCY_HZ, HIGHEST_FREQUENCY_HZ / 2**octaves)
     return _band_limited_noise(num_samples, low, low * 2**octaves, sampling_rate, rng)
 
