@@ -308,11 +308,11 @@ class AudioMAEEncoder(nn.Module):
         return _run_layers(self.layer, hidden_states, output_hidden_states, output_attentions)
 
 
-def _run_layers(layers, hidden_states, output_hidden_states, output_attentions):
+def _run_layers(layers, hidden_states, output_hidden_states, output_attentions, *layer_args):
     all_hidden_states = (hidden_states,) if output_hidden_states else None
     all_attentions = () if output_attentions else None
     for layer in layers:
-        hidden_states, attn_weights = layer(hidden_states)
+        hidden_states, attn_weights = layer(hidden_states, *layer_args)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
         if output_attentions:
@@ -507,15 +507,9 @@ class AudioMAEDecoder(nn.Module):
 
         if self.config.decoder_attention == "local":
             # The local decoder works on the patch grid only: the cls token is dropped.
-            all_hidden_states = (hidden_states[:, 1:],) if output_hidden_states else None
-            all_attentions = () if output_attentions else None
-            hidden_states = hidden_states[:, 1:]
-            for layer in self.layer:
-                hidden_states, attn_weights = layer(hidden_states, grid)
-                if output_hidden_states:
-                    all_hidden_states += (hidden_states,)
-                if output_attentions:
-                    all_attentions += (attn_weights,)
+            hidden_states, all_hidden_states, all_attentions = _run_layers(
+                self.layer, hidden_states[:, 1:], output_hidden_states, output_attentions, grid
+            )
         else:
             hidden_states, all_hidden_states, all_attentions = _run_layers(
                 self.layer, hidden_states, output_hidden_states, output_attentions
