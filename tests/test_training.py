@@ -10,20 +10,12 @@ from safetensors.torch import load_file
 from transformers import pipeline
 
 from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification, AudioMAEForPreTraining
+from audiomae_hf.augmentation import TrainingAugmentation, mixup
+from audiomae_hf.classification_metrics import load_metric
 from audiomae_hf.run_audio_classification import main as run_audio_classification
 from audiomae_hf.run_pretraining import main as run_pretraining
-from audiomae_hf.training_utils import (
-    AudioMAETrainer,
-    ClassBalancedSampler,
-    FineTuningArguments,
-    PretrainingArguments,
-    TrainingAugmentation,
-    apply_config_overrides,
-    encoder_layer_id,
-    load_metric,
-    mixup,
-    parameter_groups,
-)
+from audiomae_hf.trainer import AudioMAETrainer, ClassBalancedSampler, encoder_layer_id, parameter_groups
+from audiomae_hf.training_arguments import FineTuningArguments, PretrainingArguments, apply_config_overrides
 
 TINY_MODEL = (
     "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,decoder_hidden_size=32,decoder_num_hidden_layers=2,"

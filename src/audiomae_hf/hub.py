@@ -16,14 +16,18 @@ folder written by `save_pretrained` together with its card.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.hf_api import CommitInfo
 from transformers import PreTrainedConfig
+
+if TYPE_CHECKING:
+    from .training_arguments import ModelArguments, RecipeTrainingArguments
 
 CardKind = Literal["pretrained", "fine-tuned"]
 CARD_TEMPLATES: dict[str, str] = {"pretrained": "pretrained.md", "fine-tuned": "fine_tuned.md"}
@@ -221,6 +225,62 @@ def push_model_folder(
         repo_type="model",
         commit_message=commit_message,
         ignore_patterns=list(TRAINING_LEFTOVERS),
+    )
+
+
+# Metrics of the fine-tuned card's `model-index`, as the Trainer names them.
+CARD_METRICS = {"eval_accuracy": "accuracy", "eval_mAP": "mAP", "eval_auc": "auc"}
+
+
+def is_hub_id(name: str | None) -> bool:
+    return name is not None and not os.path.exists(name) and name.count("/") == 1
+
+
+def render_training_card(
+    kind: Literal["pretrained", "fine-tuned"],
+    config: PreTrainedConfig,
+    training_args: RecipeTrainingArguments,
+    model_args: ModelArguments,
+    data_args,
+    metrics: dict[str, float],
+):
+    """The model card of a training run's output folder (`audiomae_hf.hub.render_model_card`)."""
+    eval_data = data_args.dataset_name or data_args.eval_dir or data_args.eval_file
+    eval_results = {name: metrics[key] for key, name in CARD_METRICS.items() if key in metrics and eval_data}
+    train_data = data_args.dataset_name or data_args.train_dir or data_args.train_file
+    summary = f"Trained with `audiomae_hf.run_{'pretraining' if kind == 'pretrained' else 'audio_classification'}` on "
+    summary += f"`{train_data}`"
+    if "eval_loss" in metrics:
+        summary += f"; evaluation loss {metrics['eval_loss']:.4f}"
+    hyperparameters = {
+        "learning_rate": training_args.learning_rate,
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "total_train_batch_size": training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * training_args.world_size,
+        "weight_decay": training_args.weight_decay,
+        "adam_betas": (training_args.adam_beta1, training_args.adam_beta2),
+        "lr_scheduler_type": str(training_args.lr_scheduler_type),
+        "warmup_steps": training_args.warmup_steps,
+        "max_steps" if training_args.max_steps > 0 else "num_train_epochs": training_args.max_steps
+        if training_args.max_steps > 0
+        else training_args.num_train_epochs,
+        "seed": training_args.seed,
+    }
+    for name in ("layer_decay", "mixup", "freqm", "timem", "roll_mag_aug", "class_balanced_sampling"):
+        if hasattr(training_args, name):
+            hyperparameters[name] = getattr(training_args, name)
+    return render_model_card(
+        kind,
+        config,
+        training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir)),
+        base_model=model_args.model_name_or_path if is_hub_id(model_args.model_name_or_path) else None,
+        datasets=[data_args.dataset_name] if is_hub_id(data_args.dataset_name) else None,
+        eval_results=eval_results or None,
+        eval_dataset=eval_data if eval_results else None,
+        eval_split=data_args.eval_split_name if eval_results and data_args.dataset_name else None,
+        training_summary=summary + ".",
+        training_hyperparameters=hyperparameters,
     )
 
 

@@ -1,6 +1,6 @@
 """Fine-tune Audio-MAE for audio classification (single-label, or multi-label AudioSet-style tagging).
 
-The defaults are the paper's AudioSet fine-tuning recipe (see `audiomae_hf.training_utils`); every part of it can be
+The defaults are the paper's AudioSet fine-tuning recipe (see `audiomae_hf.training_arguments`); every part of it can be
 switched off (`--layer_decay 1 --mixup 0 --freqm 0 --timem 0 --roll_mag_aug false --drop_path_rate 0
 --config_overrides mask_time_prob=0,mask_frequency_prob=0`). Runs as it is, under `accelerate launch`, or under
 `torchrun`. Example:
@@ -17,36 +17,28 @@ from dataclasses import dataclass, field
 
 import datasets
 
-from .audio_data import (
+from .audio_decoding import seconds_for_frames
+from .augmentation import (
     REFERENCE_FRAMES,
     REFERENCE_MEL_BINS,
-    AudioCollator,
-    AudioDataArguments,
-    DecodeAudio,
+    TrainingAugmentation,
+    normalised_units,
+    scaled_mask_width,
+)
+from .batching import AudioCollator, DecodeAudio, decode_on_the_fly
+from .classification_metrics import classification_metrics
+from .data_sources import load_training_split, stream_splits
+from .labels import (
     LabelSpace,
     build_label_space,
     check_labels,
     class_balanced_weights,
     class_names_of,
-    decode_on_the_fly,
-    load_training_split,
     read_label_names,
-    scaled_mask_width,
-    seconds_for_frames,
 )
 from .modeling_audiomae import AudioMAEForAudioClassification
-from .training_utils import (
-    AudioMAETrainer,
-    FineTuningArguments,
-    ModelArguments,
-    TrainingAugmentation,
-    classification_metrics,
-    normalised_units,
-    parse_script_arguments,
-    start_run,
-    stream_splits,
-    train_evaluate_and_share,
-)
+from .trainer import AudioMAETrainer, start_run, train_evaluate_and_share
+from .training_arguments import AudioDataArguments, FineTuningArguments, ModelArguments, parse_script_arguments
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Pretrain Audio-MAE by masked spectrogram modelling on unlabelled audio.
 
-The defaults are the paper's pretraining recipe (see `audiomae_hf.training_utils`): mask ratio 0.8 and per-patch
+The defaults are the paper's pretraining recipe (see `audiomae_hf.training_arguments`): mask ratio 0.8 and per-patch
 normalised targets come from the config (`--config_overrides mask_ratio=0.75,norm_pix_loss=false` to change them),
 the optimizer and schedule from `PretrainingArguments`. Labels, if the data has any, are ignored. Runs as it is,
 under `accelerate launch`, or under `torchrun`. Example:
@@ -12,26 +12,13 @@ under `accelerate launch`, or under `torchrun`. Example:
 
 from __future__ import annotations
 
-from .audio_data import (
-    AudioCollator,
-    AudioDataArguments,
-    DecodeAudio,
-    decode_on_the_fly,
-    load_training_split,
-    seconds_for_frames,
-)
+from .audio_decoding import seconds_for_frames
+from .augmentation import TrainingAugmentation, normalised_units
+from .batching import AudioCollator, DecodeAudio, decode_on_the_fly
+from .data_sources import load_training_split, stream_splits
 from .modeling_audiomae import AudioMAEForPreTraining
-from .training_utils import (
-    AudioMAETrainer,
-    ModelArguments,
-    PretrainingArguments,
-    TrainingAugmentation,
-    normalised_units,
-    parse_script_arguments,
-    start_run,
-    stream_splits,
-    train_evaluate_and_share,
-)
+from .trainer import AudioMAETrainer, start_run, train_evaluate_and_share
+from .training_arguments import AudioDataArguments, ModelArguments, PretrainingArguments, parse_script_arguments
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

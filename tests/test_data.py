@@ -9,27 +9,19 @@ import soundfile
 import torch
 
 from audiomae_hf import AudioMAEFeatureExtractor
-from audiomae_hf.audio_data import (
-    AudioCollator,
-    AudioDataArguments,
-    AudioDecodingError,
-    DecodeAudio,
-    LabelSpace,
+from audiomae_hf.audio_decoding import AudioDecodingError, load_waveform
+from audiomae_hf.augmentation import roll_and_gain, scaled_mask_width, spec_augment
+from audiomae_hf.batching import AudioCollator, DecodeAudio
+from audiomae_hf.data_sources import (
     as_stream,
     audio_folder_dataset,
-    build_label_space,
     check_audio_files,
-    check_labels,
-    class_balanced_weights,
     load_split,
     load_training_split,
-    load_waveform,
     manifest_dataset,
-    read_label_names,
-    roll_and_gain,
-    scaled_mask_width,
-    spec_augment,
 )
+from audiomae_hf.labels import LabelSpace, build_label_space, check_labels, class_balanced_weights, read_label_names
+from audiomae_hf.training_arguments import AudioDataArguments
 
 
 def write_tone(path, frequency=440.0, seconds=1.0, sampling_rate=16_000, channels=1):
