@@ -3,7 +3,8 @@
 Each `Recipe` lists the fine-tuning script's flags (and config fields) for one task of Table 2 of the paper
 (arXiv 2207.06405), each value with the place it comes from: the paper's hyper-parameter table (Table 3, Appendix B),
 its text (section 4), or, where the paper is silent, the released code (facebookresearch/AudioMAE at bd60e29). Where
-the paper and the release disagree the value is the paper's and `release` says what the release does instead.
+the paper and the release disagree the value is the paper's and `release` says what the release does instead (SPC-1
+and VoxCeleb have no released recipe: `main_finetune_as.py` knows only AudioSet, ESC-50 and "speechcommands").
 
 `apply_recipe` turns `--recipe NAME` in a command line into the recipe's flags, put before the user's own so that any
 flag the user gives explicitly wins (`--config_overrides` entries are merged, the user's last). docs/reproduce.md
@@ -62,8 +63,8 @@ class Recipe:
         return arguments
 
 
-def _per_device_batch(total: int, gpus: int) -> Setting:
-    return Setting(total // gpus, f"{PAPER_TABLE}: batch {total} on {gpus} GPUs")
+def _per_device_batch(total: int, gpus: int, release: str | None = None) -> Setting:
+    return Setting(total // gpus, f"{PAPER_TABLE}: batch {total} on {gpus} GPUs", release)
 
 
 def _warmup(warmup_epochs: int, epochs: int, release: str | None = None) -> Setting:
@@ -80,19 +81,21 @@ def _masking(release: str | None) -> dict[str, Setting]:
     }
 
 
-def _common(weight_decay_release: str, drop_path_release: str) -> dict[str, Setting]:
+def _common(weight_decay_release: str | None, roll_release: str | None = None) -> dict[str, Setting]:
     """The values every task shares in the paper's table."""
     return {
         "weight_decay": Setting(1e-4, f"{PAPER_TABLE} (one value for all columns)", weight_decay_release),
         "layer_decay": Setting(0.75, LAYER_DECAY_SOURCE),
-        "drop_path_rate": Setting(0.1, PAPER_TABLE, drop_path_release),
-        "roll_mag_aug": Setting(True, f"{PAPER_TABLE}: augmentation R (random start, cyclic roll in time)"),
+        "drop_path_rate": Setting(0.1, f"{PAPER_TABLE}; release main_finetune_as.py:62, main_finetune_esc.py:59"),
+        "roll_mag_aug": Setting(
+            True, f"{PAPER_TABLE}: augmentation R (random start, cyclic roll in time)", roll_release
+        ),
     }
 
 
 _AS_RELEASE_MASKING = "0.2 / 0.2 (README.md:40, ft_as.sh:55-56)"
 _AS_WEIGHT_DECAY = "5e-4 (main_finetune_as.py:68)"
-_AS_DROP_PATH = "0.1 (main_finetune_as.py:62)"
+_SPEECH_COMMANDS_MASKING = "0.0 / 0.0: main_finetune_as.py:180-181 defaults, no Speech Commands launch script"
 _AUDIOSET_FBANK = {
     "fbank_mean": Setting(-4.2677393, f"{PAPER_TABLE} (-4.268); digits from release main_finetune_as.py:250"),
     "fbank_std": Setting(4.5689974, f"{PAPER_TABLE} (4.569); digits from release main_finetune_as.py:250"),
@@ -116,7 +119,11 @@ RECIPES: dict[str, Recipe] = {
                     "paper §4.3 and Table 3: 100 epochs of 200,000 clips at batch 512",
                     "100 epochs of 200,000 (submit_ft_mask_bal.sh:55, main_finetune_as.py:184) at batch 256",
                 ),
-                "per_device_train_batch_size": _per_device_batch(512, 64),
+                "per_device_train_batch_size": _per_device_batch(
+                    512,
+                    64,
+                    "4 per GPU on 8 nodes of 8 GPUs, 256 (submit_ft_mask_bal.sh:40,50, submitit_finetune.py:23)",
+                ),
                 "base_learning_rate": Setting(
                     2e-4, PAPER_TABLE, "2e-4 in the README command (README.md:40); script default 1e-3"
                 ),
@@ -132,7 +139,7 @@ RECIPES: dict[str, Recipe] = {
                 "target_length": Setting(1024, "paper App. B: 10 s, 1024 x 128 input"),
                 "multi_label": Setting(True, f"{PAPER_TABLE}: multilabel True, BCE"),
                 **_AUDIOSET_FBANK,
-                **_common(_AS_WEIGHT_DECAY, _AS_DROP_PATH),
+                **_common(_AS_WEIGHT_DECAY),
             },
             config=_masking(_AS_RELEASE_MASKING),
         ),
@@ -154,7 +161,7 @@ RECIPES: dict[str, Recipe] = {
                 "target_length": Setting(1024, "paper App. B: 10 s, 1024 x 128 input"),
                 "multi_label": Setting(True, f"{PAPER_TABLE}: multilabel True, BCE"),
                 **_AUDIOSET_FBANK,
-                **_common(_AS_WEIGHT_DECAY, _AS_DROP_PATH),
+                **_common(_AS_WEIGHT_DECAY),
             },
             config=_masking(_AS_RELEASE_MASKING),
         ),
@@ -166,7 +173,9 @@ RECIPES: dict[str, Recipe] = {
             paper_gpus=4,
             flags={
                 "num_train_epochs": Setting(60, PAPER_TABLE, "50 (main_finetune_esc.py:48)"),
-                "per_device_train_batch_size": _per_device_batch(64, 4),
+                "per_device_train_batch_size": _per_device_batch(
+                    64, 4, "64 per GPU (main_finetune_esc.py:46), on a GPU count no launch script gives"
+                ),
                 "base_learning_rate": Setting(1e-3, PAPER_TABLE),
                 "warmup_steps": _warmup(4, 60, "5 warm-up epochs of 50 (main_finetune_esc.py:78)"),
                 "mixup": Setting(0.0, PAPER_TABLE),
@@ -185,7 +194,10 @@ RECIPES: dict[str, Recipe] = {
                 "multi_label": Setting(False, f"{PAPER_TABLE}: multilabel False, CE"),
                 "fbank_mean": Setting(-6.6268077, f"{PAPER_TABLE} (-6.627); digits from main_finetune_esc.py:192"),
                 "fbank_std": Setting(5.358466, f"{PAPER_TABLE} (5.359); digits from main_finetune_esc.py:192"),
-                **_common("0.05 (main_finetune_esc.py:65)", "0.1 (main_finetune_esc.py:59)"),
+                **_common(
+                    "0.05 (main_finetune_esc.py:65)",
+                    "false: main_finetune_esc.py:217 builds its training set without roll_mag_aug",
+                ),
             },
             config=_masking("none: main_finetune_esc.py has no fine-tuning masking"),
         ),
@@ -203,16 +215,20 @@ RECIPES: dict[str, Recipe] = {
                 "mixup": Setting(0.5, f"{PAPER_TABLE} (with BCE, as mixed targets are trained here)"),
                 "class_balanced_sampling": Setting(False, PAPER_TABLE),
                 "freqm": Setting(48, f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)"),
-                "timem": Setting(48, f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)"),
+                "timem": Setting(
+                    48,
+                    f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)",
+                    "192, hard-coded for every dataset (main_finetune_as.py:257)",
+                ),
                 "target_length": Setting(128, "paper App. B: 1 s, 128 x 128 input; release main_finetune_as.py:252"),
                 "multi_label": Setting(
                     False, _NOT_MULTI_LABEL.source, "multilabel True for speechcommands (main_finetune_as.py:253)"
                 ),
                 "fbank_mean": Setting(-6.845978, f"{PAPER_TABLE} (-6.846); digits from main_finetune_as.py:251"),
                 "fbank_std": Setting(5.5654526, f"{PAPER_TABLE} (5.565); digits from main_finetune_as.py:251"),
-                **_common(_AS_WEIGHT_DECAY, _AS_DROP_PATH),
+                **_common(_AS_WEIGHT_DECAY),
             },
-            config=_masking("no Speech Commands launch script is released"),
+            config=_masking(_SPEECH_COMMANDS_MASKING),
         ),
         Recipe(
             name="spc1",
@@ -234,9 +250,9 @@ RECIPES: dict[str, Recipe] = {
                 "multi_label": _NOT_MULTI_LABEL,
                 "fbank_mean": Setting(-6.702, PAPER_TABLE),
                 "fbank_std": Setting(5.448, PAPER_TABLE),
-                **_common(_AS_WEIGHT_DECAY, _AS_DROP_PATH),
+                **_common(None),
             },
-            config=_masking("no Speech Commands launch script is released"),
+            config=_masking(None),
         ),
         Recipe(
             name="sid",
@@ -257,9 +273,9 @@ RECIPES: dict[str, Recipe] = {
                 "multi_label": Setting(False, f"{PAPER_TABLE}: multilabel False, CE"),
                 "fbank_mean": Setting(-6.370, PAPER_TABLE),
                 "fbank_std": Setting(3.074, PAPER_TABLE),
-                **_common(_AS_WEIGHT_DECAY, _AS_DROP_PATH),
+                **_common(None),
             },
-            config=_masking("no VoxCeleb launch script is released"),
+            config=_masking(None),
         ),
     )
 }
