@@ -6,15 +6,18 @@ its text (section 4), or, where the paper is silent, the released code (facebook
 the paper and the release disagree the value is the paper's and `release` says what the release does instead (SPC-1
 and VoxCeleb have no released recipe: `main_finetune_as.py` knows only AudioSet, ESC-50 and "speechcommands").
 
-`apply_recipe` turns `--recipe NAME` in a command line into the recipe's flags, put before the user's own so that any
-flag the user gives explicitly wins (`--config_overrides` entries are merged, the user's last). docs/reproduce.md
+`apply_recipe` turns `--recipe NAME` in a command line (or `"recipe": NAME` in the one JSON file of arguments it may
+be) into the recipe's flags, put before the user's own so that any flag the user gives explicitly wins
+(`--config_overrides` entries are merged, the user's last). docs/reproduce.md
 holds `render_recipe_tables()`, regenerated with `python -m audiomae_hf.recipes`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .training_arguments import split_overrides
 
@@ -307,12 +310,32 @@ def _values_of(argv: list[str], flag: str) -> list[str]:
     return values
 
 
+def _json_as_argv(path: str) -> list[str] | None:
+    """The arguments of a JSON file as command-line flags if it names a recipe; None if it does not."""
+    arguments = json.loads(Path(path).read_text())
+    if not isinstance(arguments, dict) or RECIPE_FLAG[2:] not in arguments:
+        return None
+    argv = []
+    for name, value in arguments.items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        argv += [f"--{name}"] + [
+            str(item).lower() if isinstance(item, bool) else json.dumps(item) if isinstance(item, dict) else str(item)
+            for item in values
+        ]
+    return argv
+
+
 def apply_recipe(argv: list[str]) -> list[str]:
     """
     `argv` with the recipe it names (`--recipe NAME`) spelt out as flags, before the user's own. A flag `argv` gives
     explicitly keeps its value; `--config_overrides` holds the recipe's fields first and the user's after them, so the
-    user's win field by field. Without `--recipe`, `argv` comes back unchanged.
+    user's win field by field. A single JSON file of arguments that names a recipe is read as those flags. Without a
+    recipe, `argv` comes back unchanged.
     """
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        argv = _json_as_argv(argv[0]) or argv
     names = _values_of(argv, RECIPE_FLAG)
     if not names:
         return list(argv)
