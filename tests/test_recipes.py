@@ -104,7 +104,7 @@ def test_every_recipe_parses_into_the_values_it_lists(tmp_path):
 def test_explicit_flags_win_over_the_recipe(tmp_path):
     model_args, _, training_args = parse(
         ["--recipe", "as20k", "--num_train_epochs", "3", "--mixup=0.1", "--no_roll_mag_aug"]
-        + ["--target_length", "256", "--output_dir", str(tmp_path)]
+        + ["--target-length", "256", "--output_dir", str(tmp_path)]
     )
     assert (training_args.num_train_epochs, training_args.mixup, training_args.roll_mag_aug) == (3, 0.1, False)
     assert model_args.target_length == 256

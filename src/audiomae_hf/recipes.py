@@ -292,10 +292,11 @@ def get_recipe(name: str) -> Recipe:
 
 
 def _flag_name(argument: str) -> str | None:
-    """`--name` or `--name=value` -> "name"; `--no_name` (a negated boolean) -> "name"; None for a value."""
+    """`--name` or `--name=value` -> "name"; `--no_name` (a negated boolean) -> "name"; None for a value. The
+    recipe's flags come first, so a later explicit one would win in any case: leaving them out keeps argv readable."""
     if not argument.startswith("--"):
         return None
-    name = argument[2:].split("=", 1)[0]
+    name = argument[2:].split("=", 1)[0].replace("-", "_")  # HfArgumentParser accepts --target-length too
     return name[3:] if name.startswith("no_") else name
 
 
