@@ -60,9 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
     for fold, accuracy in accuracies.items():
         print(f"fold {fold}: {100 * accuracy:.2f}%")
-    print(
-        f"mean over {len(values)} folds: {100 * results['mean_accuracy']:.2f}% (std {100 * results['std_accuracy']:.2f})"
-    )
+    mean, std = 100 * results["mean_accuracy"], 100 * results["std_accuracy"]
+    print(f"mean over {len(values)} folds: {mean:.2f}% (std {std:.2f})")
     return results
 
 

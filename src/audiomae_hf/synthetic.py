@@ -320,16 +320,17 @@ def write_esc50_standin(
 def write_speech_commands_standin(
     root: str | Path,
     words: tuple[str, ...],
-    clips_per_split: Mapping[str, int] = {"train": 2, "validation": 1, "test": 1},
+    clips_per_split: Mapping[str, int] | None = None,
     background_seconds: float = 3.0,
     seed: int = 0,
 ) -> Path:
     """
-    Speech Commands as its archive unpacks: `root/<word>/<speaker>_nohash_<n>.wav` (1 s, 16 kHz), the clips of the
-    validation and test splits listed in `validation_list.txt` and `testing_list.txt` (as `<word>/<file>`), and
-    background-noise recordings in `root/_background_noise_/`.
+    Speech Commands as its archive unpacks: `root/<word>/<speaker>_nohash_<n>.wav` (1 s, 16 kHz; by default 2
+    training, 1 validation and 1 test clip per word), the validation and test clips listed in `validation_list.txt`
+    and `testing_list.txt` (as `<word>/<file>`), and background-noise recordings in `root/_background_noise_/`.
     """
     root = Path(root)
+    clips_per_split = clips_per_split or {"train": 2, "validation": 1, "test": 1}
     lists: dict[str, list[str]] = {"validation": [], "test": []}
     for word_index, word in enumerate(words):
         clip_index = 0
@@ -389,15 +390,17 @@ def write_audioset_standin(
 def write_voxceleb1_standin(
     root: str | Path,
     num_speakers: int = 3,
-    utterances_per_split: Mapping[str, int] = {"1": 2, "2": 1, "3": 1},
+    utterances_per_split: Mapping[str, int] | None = None,
     duration_range_s: tuple[float, float] = (4.0, 8.0),
     seed: int = 0,
 ) -> Path:
     """
     VoxCeleb-1 as distributed: `root/wav/id1xxxx/<video>/<nnnnn>.wav` (4-8 s, 16 kHz) and `root/iden_split.txt`
-    (`<split> <speaker>/<video>/<file>`, split 1 train, 2 validation, 3 test).
+    (`<split> <speaker>/<video>/<file>`, split 1 train, 2 validation, 3 test; by default 2, 1 and 1 utterances of
+    each speaker).
     """
     root = Path(root)
+    utterances_per_split = utterances_per_split or {"1": 2, "2": 1, "3": 1}
     lines = []
     for speaker in range(num_speakers):
         speaker_id = f"id{10001 + speaker}"
