@@ -285,6 +285,26 @@ def test_a_recipe_fine_tunes_and_evaluates_on_its_corpus(corpora, tmp_path, name
     )
 
 
+def test_a_shorter_target_length_is_the_feature_extractors_while_the_model_keeps_its_own(corpora, tmp_path):
+    train, evaluation = esc50_fold_manifests(corpora["esc50"], tmp_path / "manifests", eval_fold=1)
+    run_audio_classification(
+        [
+            "--recipe",
+            "esc50",
+            "--train_file",
+            str(train),
+            "--eval_file",
+            str(evaluation),
+            "--output_dir",
+            str(tmp_path),
+        ]
+        + ["--do_train", "--do_eval", "--target_length", "64", *FEW_STEPS, *QUIET]
+    )
+    # The model keeps its 128-frame position table and reads 64-frame inputs from its first rows.
+    assert json.loads((tmp_path / "config.json").read_text())["target_length"] == 128
+    assert json.loads((tmp_path / "preprocessor_config.json").read_text())["target_length"] == 64
+
+
 def test_esc50_cross_validation_reports_every_fold_and_their_mean(corpora, tmp_path):
     results = run_cross_validation(
         ["--esc50_dir", str(corpora["esc50"]), "--output_dir", str(tmp_path), "--target_length", "128"]
