@@ -1,3 +1,4 @@
+import csv
 import hashlib
 
 import numpy as np
@@ -9,8 +10,12 @@ from audiomae_hf.synthetic import (
     SAMPLING_RATE,
     SOUND_EVENT_CLASSES,
     synthesize_clip,
+    write_audioset_standin,
+    write_esc50_standin,
     write_sound_event_corpus,
     write_sound_event_split,
+    write_speech_commands_standin,
+    write_voxceleb1_standin,
 )
 
 
@@ -109,3 +114,67 @@ def test_no_clip_appears_in_two_splits(tmp_path):
     write_sound_event_corpus(tmp_path, clips_per_class={"pretrain": 3, "train": 3, "eval": 3}, seed=0)
     digests = [set(_digests(tmp_path / split).values()) for split in ("pretrain", "train", "eval")]
     assert sum(map(len, digests)) == len(set.union(*digests)) == 3 * 3 * len(SOUND_EVENT_CLASSES)
+
+
+# Stand-ins of the downstream corpora
+
+
+def _shape(path):
+    info = soundfile.info(path)
+    return info.samplerate, info.channels, info.duration
+
+
+def test_the_esc50_standin_has_five_second_44_khz_clips_and_a_metadata_row_per_clip(tmp_path):
+    root = write_esc50_standin(tmp_path, categories=("dog", "rain"), clips_per_fold=1)
+    with open(root / "meta" / "esc50.csv", newline="") as table:
+        rows = list(csv.DictReader(table))
+    assert list(rows[0]) == ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
+    assert sorted((row["fold"], row["category"]) for row in rows) == sorted(
+        (str(fold), category) for fold in range(1, 6) for category in ("dog", "rain")
+    )
+    for row in rows:
+        assert row["filename"].startswith(f"{row['fold']}-") and row["filename"].endswith(f"-{row['target']}.wav")
+        assert _shape(root / "audio" / row["filename"]) == (44_100, 1, 5.0)
+
+
+def test_the_speech_commands_standin_lists_its_validation_and_test_clips(tmp_path):
+    root = write_speech_commands_standin(tmp_path, ("yes", "no"), {"train": 2, "validation": 1, "test": 1})
+    validation = (root / "validation_list.txt").read_text().split()
+    testing = (root / "testing_list.txt").read_text().split()
+    assert len(validation) == len(testing) == 2 and not set(validation) & set(testing)
+    clips = sorted(path.relative_to(root).as_posix() for path in root.glob("[!_]*/*.wav"))
+    assert len(clips) == 8 and set(validation) | set(testing) < set(clips)
+    assert all(_shape(root / clip) == (16_000, 1, 1.0) for clip in clips)
+    assert all("_nohash_" in clip for clip in clips)
+    assert sorted(path.name for path in (root / "_background_noise_").glob("*.wav"))
+
+
+def test_the_audioset_standin_is_a_segments_csv_of_label_ids_and_ten_second_clips(tmp_path):
+    segments = write_audioset_standin(tmp_path, label_ids=("/m/09x0r", "/m/04rlf"), num_clips=4)
+    lines = segments.read_text().splitlines()
+    assert [line for line in lines if line.startswith("#")][
+        -1
+    ] == "# YTID, start_seconds, end_seconds, positive_labels"
+    rows = list(csv.reader((line for line in lines if not line.startswith("#")), skipinitialspace=True))
+    assert len(rows) == 5 and {len(row[3].split(",")) for row in rows} == {1, 2}
+    assert {mid for row in rows for mid in row[3].split(",")} == {"/m/09x0r", "/m/04rlf"}
+    clips = sorted((tmp_path / "audio").iterdir())
+    assert [clip.stem for clip in clips] == sorted(f"Y{row[0]}" for row in rows[:4])  # the fifth is not downloaded
+    assert all(_shape(clip) == (16_000, 1, 10.0) for clip in clips)
+
+
+def test_the_voxceleb1_standin_splits_each_speakers_utterances_in_iden_split(tmp_path):
+    root = write_voxceleb1_standin(tmp_path, num_speakers=2, utterances_per_split={"1": 2, "2": 1, "3": 1})
+    lines = [line.split() for line in (root / "iden_split.txt").read_text().splitlines()]
+    assert sorted(split for split, _ in lines) == ["1"] * 4 + ["2"] * 2 + ["3"] * 2
+    for _, relative in lines:
+        speaker, _video, name = relative.split("/")
+        assert speaker in ("id10001", "id10002") and name.endswith(".wav")
+        samplerate, channels, duration = _shape(root / "wav" / relative)
+        assert (samplerate, channels) == (16_000, 1) and 4.0 <= duration <= 8.0
+
+
+def test_a_standin_is_the_same_for_the_same_seed(tmp_path):
+    write_voxceleb1_standin(tmp_path / "first", num_speakers=1, seed=3)
+    write_voxceleb1_standin(tmp_path / "second", num_speakers=1, seed=3)
+    assert _digests(tmp_path / "first") == _digests(tmp_path / "second")

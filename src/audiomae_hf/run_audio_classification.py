@@ -13,6 +13,7 @@ switched off (`--layer_decay 1 --mixup 0 --freqm 0 --timem 0 --roll_mag_aug fals
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 
 import datasets
@@ -37,6 +38,7 @@ from .labels import (
     read_label_names,
 )
 from .modeling_audiomae import AudioMAEForAudioClassification
+from .recipes import RECIPES, apply_recipe
 from .trainer import AudioMAETrainer, start_run, train_evaluate_and_share
 from .training_arguments import AudioDataArguments, FineTuningArguments, ModelArguments, parse_script_arguments
 
@@ -59,11 +61,26 @@ class ClassificationDataArguments(AudioDataArguments):
         default=None,
         metadata={"help": "Text file of the label names, one per line: fixes the classes and their order."},
     )
+    recipe: str | None = field(
+        default=None,
+        metadata={
+            "help": "The paper's fine-tuning recipe of a downstream task (docs/reproduce.md); flags given explicitly "
+            "override its values.",
+            "choices": list(RECIPES),
+        },
+    )
 
 
 @dataclass
 class ClassificationModelArguments(ModelArguments):
     drop_path_rate: float = field(default=0.1, metadata={"help": "Stochastic depth of the encoder (recipe: 0.1)."})
+    target_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Frames each clip is padded or cropped to (10 ms each; a multiple of the patch size up to the "
+            "model's target_length), e.g. 512 for 5 s clips. Default: the model's target_length."
+        },
+    )
 
 
 def label_space_for(data_args, model_args, train_dataset) -> LabelSpace:
@@ -83,7 +100,8 @@ def label_space_for(data_args, model_args, train_dataset) -> LabelSpace:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Run fine-tuning and/or evaluation as the command line `argv` says; return the final metrics."""
     model_args, data_args, training_args = parse_script_arguments(
-        (ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments), argv
+        (ClassificationModelArguments, ClassificationDataArguments, FineTuningArguments),
+        apply_recipe(sys.argv[1:] if argv is None else argv),
     )
     start_run(training_args, data_args)
 
@@ -116,6 +134,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             token=model_args.token,
         )
     feature_extractor = model_args.load_feature_extractor(config)
+    if model_args.target_length is not None:
+        # Shorter clips keep the model's position table and use its first rows, as the release fine-tunes 5 s clips.
+        feature_extractor.target_length = model_args.target_length
 
     # Decoding on the fly; features batched in the collator.
     decoders = {}

@@ -1,4 +1,5 @@
-"""A synthetic sound-event corpus: labelled clips with real signal structure, written in `audiofolder` layout.
+"""A synthetic sound-event corpus: labelled clips with real signal structure, written in `audiofolder` layout; and
+small stand-ins for the paper's downstream corpora, laid out as the real ones are distributed.
 
 Each clip holds one event of its class (a tone, a chirp, a harmonic stack, a noise burst, a click train, ...) at a
 random frequency, duration, onset and level, over coloured background noise at a random signal-to-noise ratio. The
@@ -11,10 +12,16 @@ seeded generators: the same seed writes byte-identical files.
 >>> splits = write_sound_event_corpus("corpus", clips_per_class={"pretrain": 100, "train": 8, "eval": 20}, seed=0)
 >>> splits["train"]  # corpus/train/<class>/<class>_0000.wav, ...
 ```
+
+The stand-ins (`write_esc50_standin`, `write_speech_commands_standin`, `write_audioset_standin`,
+`write_voxceleb1_standin`) copy the real corpora's folder layout, metadata files, label format, clip lengths and
+sampling rates, with a few clips per class: enough for `audiomae_hf.downstream_data` and the recipes to run end to end.
+The sound of class `i` is the sound-event class `i` modulo 8, so the clips carry learnable structure.
 """
 
 from __future__ import annotations
 
+import csv
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -258,11 +265,168 @@ def write_sound_event_corpus(
     return splits
 
 
+def _standin_seed(seed: int, corpus: str, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(corpus.encode()), *keys])
+
+
+def _write_event_clip(
+    path: Path, class_indices: list[int], rng: np.random.Generator, duration_s: float, sampling_rate: int
+) -> Path:
+    """One clip holding an event of each of `class_indices` (sound-event class `i % 8`), as 16-bit PCM."""
+    events = [
+        synthesize_clip(SOUND_EVENT_CLASSES[index % len(SOUND_EVENT_CLASSES)], rng, duration_s, sampling_rate)
+        for index in class_indices
+    ]
+    clip = np.sum(events, axis=0) / len(events)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, clip, sampling_rate, subtype="PCM_16")
+    return path
+
+
+ESC50_SAMPLING_RATE = 44_100
+ESC50_CSV_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+
+
+def write_esc50_standin(
+    root: str | Path,
+    categories: tuple[str, ...] = ("dog", "rooster", "rain"),
+    clips_per_fold: int = 1,
+    duration_s: float = 5.0,
+    seed: int = 0,
+) -> Path:
+    """
+    ESC-50 as its archive unpacks: `root/audio/{fold}-{source}-{take}-{target}.wav` (5 s, 44.1 kHz, mono) and
+    `root/meta/esc50.csv` naming each clip's fold (1-5), target index and category; `clips_per_fold` clips of each
+    category in each fold.
+    """
+    root = Path(root)
+    rows = []
+    for target, category in enumerate(categories):
+        for fold in range(1, 6):
+            for take in range(clips_per_fold):
+                source = 100_000 + 1000 * target + 10 * fold + take
+                filename = f"{fold}-{source}-A-{target}.wav"
+                rng = _standin_seed(seed, "esc50", target, fold, take)
+                _write_event_clip(root / "audio" / filename, [target], rng, duration_s, ESC50_SAMPLING_RATE)
+                rows.append((filename, fold, target, category, "False", source, "A"))
+    (root / "meta").mkdir(parents=True, exist_ok=True)
+    with open(root / "meta" / "esc50.csv", "w", newline="") as table:
+        writer = csv.writer(table)
+        writer.writerow(ESC50_CSV_COLUMNS)
+        writer.writerows(rows)
+    return root
+
+
+def write_speech_commands_standin(
+    root: str | Path,
+    words: tuple[str, ...],
+    clips_per_split: Mapping[str, int] | None = None,
+    background_seconds: float = 3.0,
+    seed: int = 0,
+) -> Path:
+    """
+    Speech Commands as its archive unpacks: `root/<word>/<speaker>_nohash_<n>.wav` (1 s, 16 kHz; by default 2
+    training, 1 validation and 1 test clip per word), the validation and test clips listed in `validation_list.txt`
+    and `testing_list.txt` (as `<word>/<file>`), and background-noise recordings in `root/_background_noise_/`.
+    """
+    root = Path(root)
+    clips_per_split = clips_per_split or {"train": 2, "validation": 1, "test": 1}
+    lists: dict[str, list[str]] = {"validation": [], "test": []}
+    for word_index, word in enumerate(words):
+        clip_index = 0
+        for split, count in clips_per_split.items():
+            for _ in range(count):
+                name = f"{zlib.crc32(f'{word}{clip_index}'.encode()):08x}_nohash_0.wav"
+                rng = _standin_seed(seed, "speech_commands", word_index, clip_index)
+                _write_event_clip(root / word / name, [word_index], rng, 1.0, SAMPLING_RATE)
+                if split in lists:
+                    lists[split].append(f"{word}/{name}")
+                clip_index += 1
+    (root / "validation_list.txt").write_text("".join(f"{line}\n" for line in lists["validation"]))
+    (root / "testing_list.txt").write_text("".join(f"{line}\n" for line in lists["test"]))
+    noise_folder = root / "_background_noise_"
+    noise_folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(("white_noise", "pink_noise")):
+        noise = _background_noise(round(background_seconds * SAMPLING_RATE), _standin_seed(seed, "noise", index))
+        soundfile.write(noise_folder / f"{name}.wav", 0.1 * noise / np.abs(noise).max(), SAMPLING_RATE, "PCM_16")
+    return root
+
+
+AUDIOSET_SEGMENTS_HEADER = (
+    "# Segments csv created Sun Mar  5 10:54:31 2017\n"
+    "# num_ytids=%d, num_segs=%d, num_unique_labels=%d, num_positive_labels=%d\n"
+    "# YTID, start_seconds, end_seconds, positive_labels\n"
+)
+
+
+def write_audioset_standin(
+    root: str | Path,
+    label_ids: tuple[str, ...] = ("/m/09x0r", "/m/04rlf", "/m/0jbk"),
+    num_clips: int = 12,
+    duration_s: float = 10.0,
+    seed: int = 0,
+) -> Path:
+    """
+    An AudioSet download: `root/segments.csv` in the released segments format (`YTID, start_seconds, end_seconds,
+    "label ids"`, one or two labels per clip) and its clips as `root/audio/Y<YTID>.wav` (10 s, 16 kHz); the last
+    segment has no clip, as some always fail to download. Returns the segments CSV.
+    """
+    root = Path(root)
+    lines = []
+    for index in range(num_clips + 1):
+        youtube_id = f"{zlib.crc32(f'clip{index}'.encode()):011x}"[-11:]
+        rng = _standin_seed(seed, "audioset", index)
+        labels = [index % len(label_ids)] + ([(index + 1) % len(label_ids)] if index % 2 else [])
+        if index < num_clips:
+            _write_event_clip(root / "audio" / f"Y{youtube_id}.wav", labels, rng, duration_s, SAMPLING_RATE)
+        positive = ",".join(label_ids[label] for label in labels)
+        lines.append(f'{youtube_id}, 30.000, 40.000, "{positive}"\n')
+    segments = root / "segments.csv"
+    header = AUDIOSET_SEGMENTS_HEADER % (len(lines), len(lines), len(label_ids), len(lines))
+    segments.write_text(header + "".join(lines))
+    return segments
+
+
+def write_voxceleb1_standin(
+    root: str | Path,
+    num_speakers: int = 3,
+    utterances_per_split: Mapping[str, int] | None = None,
+    duration_range_s: tuple[float, float] = (4.0, 8.0),
+    seed: int = 0,
+) -> Path:
+    """
+    VoxCeleb-1 as distributed: `root/wav/id1xxxx/<video>/<nnnnn>.wav` (4-8 s, 16 kHz) and `root/iden_split.txt`
+    (`<split> <speaker>/<video>/<file>`, split 1 train, 2 validation, 3 test; by default 2, 1 and 1 utterances of
+    each speaker).
+    """
+    root = Path(root)
+    utterances_per_split = utterances_per_split or {"1": 2, "2": 1, "3": 1}
+    lines = []
+    for speaker in range(num_speakers):
+        speaker_id = f"id{10001 + speaker}"
+        utterance = 0
+        for split, count in utterances_per_split.items():
+            for _ in range(count):
+                rng = _standin_seed(seed, "voxceleb1", speaker, utterance)
+                relative = f"{speaker_id}/{zlib.crc32(f'{speaker}{utterance}'.encode()):011x}/{utterance + 1:05d}.wav"
+                _write_event_clip(
+                    root / "wav" / relative, [speaker], rng, rng.uniform(*duration_range_s), SAMPLING_RATE
+                )
+                lines.append(f"{split} {relative}\n")
+                utterance += 1
+    (root / "iden_split.txt").write_text("".join(lines))
+    return root
+
+
 __all__ = [
     "EVENT_GENERATORS",
     "SAMPLING_RATE",
     "SOUND_EVENT_CLASSES",
     "synthesize_clip",
     "write_sound_event_corpus",
+    "write_audioset_standin",
+    "write_esc50_standin",
     "write_sound_event_split",
+    "write_speech_commands_standin",
+    "write_voxceleb1_standin",
 ]
