@@ -21,7 +21,8 @@ TINY_MODEL = (
     "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,decoder_hidden_size=32,decoder_num_hidden_layers=2,"
     "decoder_num_attention_heads=2,decoder_attention=global,num_mel_bins=32,target_length=96"
 )
-QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--save_strategy", "no"]
+# No decoding workers: starting them costs more than these tiny runs (one test keeps the scripts' default).
+QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--save_strategy", "no", "--dataloader_num_workers", "0"]
 
 
 def write_tone(path, frequency, seconds=1.0, seed=0):
@@ -348,7 +349,7 @@ def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ends(corpus
     # the weights, optimizer, schedule and RNG states of the checkpoint can make it end where the whole run ends.
     argv = ["--train_dir", str(corpus / "train"), "--do_train", "--max_steps", "6", "--save_steps", "3"]
     argv += ["--per_device_train_batch_size", "2", "--config_overrides", TINY_MODEL, "--mixup", "1.0"]
-    argv += ["--data_seed", "0", "--disable_tqdm", "true", "--report_to", "none"]
+    argv += ["--data_seed", "0", "--disable_tqdm", "true", "--report_to", "none", "--dataloader_num_workers", "0"]
     run_audio_classification([*argv, "--output_dir", str(tmp_path / "whole"), "--seed", "0"])
     checkpoint = tmp_path / "whole" / "checkpoint-3"
     run_audio_classification(
