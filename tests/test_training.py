@@ -1,17 +1,30 @@
 """Specification of the training recipe and of the pretraining and fine-tuning scripts, run end to end on tiny models."""
 
 import json
+import os
+from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 import torch
+from huggingface_hub import HfApi, RepoUrl
+from huggingface_hub.utils import filter_repo_objects
+from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 from safetensors.torch import load_file
 from transformers import pipeline
 
-from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification, AudioMAEForPreTraining
+from audiomae_hf import (
+    AudioMAEConfig,
+    AudioMAEFeatureExtractor,
+    AudioMAEForAudioClassification,
+    AudioMAEForPreTraining,
+)
 from audiomae_hf.augmentation import TrainingAugmentation, mixup
+from audiomae_hf.batching import AudioCollator, DecodeAudio
 from audiomae_hf.classification_metrics import load_metric
+from audiomae_hf.labels import LabelSpace
 from audiomae_hf.run_audio_classification import main as run_audio_classification
 from audiomae_hf.run_pretraining import main as run_pretraining
 from audiomae_hf.trainer import AudioMAETrainer, ClassBalancedSampler, encoder_layer_id, parameter_groups
@@ -361,3 +374,167 @@ def test_resuming_from_a_checkpoint_ends_where_the_uninterrupted_run_ends(corpus
     assert not torch.equal(whole["classifier.weight"], halfway["classifier.weight"])
     for name, weight in whole.items():
         torch.testing.assert_close(resumed[name], weight, rtol=0, atol=1e-6, msg=name)
+
+
+# Secrets
+
+
+class RecordingHub:
+    """Stands in for the Hub: the repositories created and the bytes of every file each upload sends."""
+
+    def __init__(self):
+        self.uploads = []
+
+    def create_repo(self, repo_id, **kwargs):
+        return RepoUrl(f"https://huggingface.co/someone/{repo_id}")
+
+    def upload_folder(self, *, folder_path, ignore_patterns=None, allow_patterns=None, run_as_future=False, **kwargs):
+        folder_path = Path(folder_path)
+        names = [path.relative_to(folder_path).as_posix() for path in folder_path.rglob("*") if path.is_file()]
+        ignore = [*(ignore_patterns or []), *DEFAULT_IGNORE_PATTERNS]
+        self.uploads.append(
+            {
+                name: (folder_path / name).read_bytes()
+                for name in filter_repo_objects(names, allow_patterns=allow_patterns, ignore_patterns=ignore)
+            }
+        )
+        if not run_as_future:
+            return None
+        done = Future()
+        done.set_result(None)
+        return done
+
+
+def test_a_pushed_run_uploads_and_writes_no_file_holding_the_hub_token(corpus, tmp_path, monkeypatch):
+    secret = "hf_NotARealTokenButSecret1234"
+    hub = RecordingHub()
+    monkeypatch.setattr(HfApi, "create_repo", lambda api, repo_id, **kwargs: hub.create_repo(repo_id, **kwargs))
+    monkeypatch.setattr(HfApi, "upload_folder", lambda api, **kwargs: hub.upload_folder(**kwargs))
+    fine_tune(
+        corpus,
+        tmp_path / "out",
+        *["--config_overrides", TINY_MODEL, "--push_to_hub", "--hub_token", secret, "--hub_strategy", "checkpoint"],
+        *["--save_strategy", "steps", "--save_steps", "1"],  # checkpoints, and a push from each of them
+    )
+    # the final push, one per checkpoint, and each checkpoint folder itself
+    assert len(hub.uploads) >= 3 and "training_args.bin" in hub.uploads[-1]
+    for upload in hub.uploads:
+        for name, content in upload.items():
+            assert secret.encode() not in content, name
+    written = [path for path in (tmp_path / "out").rglob("*") if path.is_file()]
+    assert any(path.name == "training_args.bin" and path.parent.name.startswith("checkpoint-") for path in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+
+
+# Runs are never lost
+
+
+def test_a_second_run_into_a_finished_output_dir_is_refused(corpus, tmp_path):
+    fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL)
+    first = (tmp_path / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already exists and is not empty. Use --overwrite_output_dir"):
+        fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--seed", "1")
+    with pytest.raises(ValueError, match="--overwrite_output_dir"):
+        run_pretraining(
+            ["--train_dir", str(corpus / "train"), "--output_dir", str(tmp_path), "--do_train", "--max_steps", "1"]
+            + ["--config_overrides", TINY_MODEL, *QUIET]
+        )
+    assert (tmp_path / "model.safetensors").read_bytes() == first
+
+
+def test_overwrite_output_dir_replaces_the_finished_run(corpus, tmp_path):
+    fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL)
+    first = load_file(tmp_path / "model.safetensors")["classifier.weight"]
+    fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--seed", "1", "--overwrite_output_dir")
+    assert not torch.equal(load_file(tmp_path / "model.safetensors")["classifier.weight"], first)
+
+
+def test_a_run_into_a_folder_with_checkpoints_resumes_from_the_last_and_deletes_none_of_them(corpus, tmp_path):
+    argv = ["--config_overrides", TINY_MODEL, "--save_strategy", "steps", "--save_steps", "1", "--save_total_limit"]
+    fine_tune(corpus, tmp_path, *argv, "2")  # checkpoints 1 and 2, the last two of 2 steps
+    assert sorted(path.name for path in tmp_path.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    checkpoint = (tmp_path / "checkpoint-2" / "model.safetensors").read_bytes()
+    # The same command again continues the run where it ended: nothing left to train, nothing deleted or changed.
+    metrics = fine_tune(corpus, tmp_path, *argv, "2")
+    assert metrics["epoch"] == 1.0
+    assert sorted(path.name for path in tmp_path.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    assert (tmp_path / "checkpoint-2" / "model.safetensors").read_bytes() == checkpoint
+    final, last = load_file(tmp_path / "model.safetensors"), load_file(tmp_path / "checkpoint-2" / "model.safetensors")
+    assert all(torch.equal(final[name], last[name]) for name in last)
+
+
+def test_overwrite_output_dir_starts_afresh_so_rotation_keeps_only_the_new_runs_checkpoints(corpus, tmp_path):
+    argv = ["--config_overrides", TINY_MODEL, "--save_strategy", "steps", "--save_steps", "1"]
+    fine_tune(corpus, tmp_path, *argv, "--max_steps", "3")
+    fine_tune(corpus, tmp_path, *argv, "--max_steps", "2", "--save_total_limit", "1", "--overwrite_output_dir")
+    # The old checkpoint-3 would otherwise outlive the rotation and be what a later run resumes from.
+    assert [path.name for path in tmp_path.glob("checkpoint-*")] == ["checkpoint-2"]
+    state = json.loads((tmp_path / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["max_steps"] == 2
+
+
+# Short, odd and undecodable clips
+
+
+def test_a_clip_shorter_than_one_fbank_frame_trains_in_both_scripts(corpus, tmp_path):
+    train_dir = tmp_path / "train"
+    for path in (corpus / "train").rglob("*.wav"):
+        (train_dir / path.parent.name).mkdir(parents=True, exist_ok=True)
+        (train_dir / path.parent.name / path.name).write_bytes(path.read_bytes())
+    write_tone(train_dir / "low" / "blip.wav", 300.0, seconds=0.01)  # 160 samples: no whole 25 ms frame
+    argv = ["--train_dir", str(train_dir), "--do_train", "--num_train_epochs", "1", "--config_overrides", TINY_MODEL]
+    argv += ["--per_device_train_batch_size", "3", *QUIET]
+    assert run_audio_classification([*argv, "--output_dir", str(tmp_path / "classifier")])["epoch"] == 1.0
+    assert run_pretraining([*argv, "--output_dir", str(tmp_path / "pretrained")])["epoch"] == 1.0
+
+
+def test_skipped_clips_are_counted_in_the_results_files_with_decoding_workers(corpus, tmp_path):
+    train_dir = tmp_path / "train"
+    for path in (corpus / "train").rglob("*.wav"):
+        (train_dir / path.parent.name).mkdir(parents=True, exist_ok=True)
+        (train_dir / path.parent.name / path.name).write_bytes(path.read_bytes())
+    # A readable header over NaN samples: it passes the check before training and fails when decoded.
+    soundfile.write(train_dir / "low" / "nan.wav", np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
+    argv = ["--train_dir", str(train_dir), "--output_dir", str(tmp_path / "o"), "--do_train", "--skip_bad_audio"]
+    argv += ["--num_train_epochs", "1", "--per_device_train_batch_size", "3", "--config_overrides", TINY_MODEL]
+    argv += ["--disable_tqdm", "true", "--report_to", "none", "--save_strategy", "no"]  # the default workers
+    assert run_audio_classification(argv)["train_skipped_clips"] == 1
+    for name in ("all_results.json", "train_results.json"):
+        assert json.loads((tmp_path / "o" / name).read_text())["train_skipped_clips"] == 1
+
+
+def test_decoding_workers_default_to_the_cores_and_pinned_memory_to_accelerators_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    args = FineTuningArguments(output_dir=str(tmp_path), use_cpu=True)
+    assert args.dataloader_num_workers == 8 and not args.dataloader_pin_memory
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert FineTuningArguments(output_dir=str(tmp_path), use_cpu=True).dataloader_num_workers == 2
+
+
+# The fbank on the training device
+
+
+def test_the_fbank_computed_by_the_trainer_on_the_device_equals_the_collators(corpus, tmp_path):
+    extractor = AudioMAEFeatureExtractor(feature_size=32, num_mel_bins=32, target_length=96, mean=-5.0, std=4.0)
+    paths = sorted(str(path) for path in (corpus / "train").rglob("*.wav"))
+    decode = DecodeAudio("audio", "train", label_column="label", label_space=LabelSpace(["high", "low"], False))
+    rows = decode({"audio": paths, "label": [Path(path).parent.name for path in paths]})
+    rows["waveform"][0] = rows["waveform"][0][:5_000]  # clips of different lengths
+    examples = [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)]
+    trainer = AudioMAETrainer(
+        model=tiny_classifier(),
+        args=FineTuningArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True),
+        processing_class=extractor,
+    )
+    on_device = trainer._prepare_inputs(AudioCollator(extractor, compute_features=False)(examples))
+    in_collator = AudioCollator(extractor)(examples)
+    assert set(on_device) == set(in_collator) == {"input_values", "labels"}
+    assert torch.equal(on_device["input_values"], in_collator["input_values"])
+    assert torch.equal(on_device["labels"], in_collator["labels"])
+
+
+def test_fine_tuning_with_the_fbank_on_the_device_runs(corpus, tmp_path):
+    metrics = fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--fbank_on_device", "true")
+    assert metrics["eval_loss"] > 0
