@@ -1,10 +1,13 @@
 """Specification of the training recipe and of the pretraining and fine-tuning scripts, run end to end on tiny models."""
 
 import json
+import logging
 import os
+import random
 from concurrent.futures import Future
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 import soundfile
@@ -13,7 +16,14 @@ from huggingface_hub import HfApi, RepoUrl
 from huggingface_hub.utils import filter_repo_objects
 from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 from safetensors.torch import load_file
-from transformers import pipeline
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModelForAudioClassification,
+    Trainer,
+    TrainingArguments,
+    pipeline,
+)
 
 from audiomae_hf import (
     AudioMAEConfig,
@@ -22,13 +32,18 @@ from audiomae_hf import (
     AudioMAEForPreTraining,
 )
 from audiomae_hf.augmentation import TrainingAugmentation, mixup
-from audiomae_hf.batching import AudioCollator, DecodeAudio
+from audiomae_hf.batching import AudioCollator, DecodeAudio, split_decoder
 from audiomae_hf.classification_metrics import load_metric
 from audiomae_hf.labels import LabelSpace
 from audiomae_hf.run_audio_classification import main as run_audio_classification
 from audiomae_hf.run_pretraining import main as run_pretraining
 from audiomae_hf.trainer import AudioMAETrainer, ClassBalancedSampler, encoder_layer_id, parameter_groups
-from audiomae_hf.training_arguments import FineTuningArguments, PretrainingArguments, apply_config_overrides
+from audiomae_hf.training_arguments import (
+    AudioDataArguments,
+    FineTuningArguments,
+    PretrainingArguments,
+    apply_config_overrides,
+)
 
 TINY_MODEL = (
     "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,decoder_hidden_size=32,decoder_num_hidden_layers=2,"
@@ -538,3 +553,167 @@ def test_the_fbank_computed_by_the_trainer_on_the_device_equals_the_collators(co
 def test_fine_tuning_with_the_fbank_on_the_device_runs(corpus, tmp_path):
     metrics = fine_tune(corpus, tmp_path, "--config_overrides", TINY_MODEL, "--fbank_on_device", "true")
     assert metrics["eval_loss"] > 0
+
+
+# The flags of transformers' example script
+
+
+def test_the_example_scripts_flags_are_accepted_with_their_meaning(corpus, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    metrics = fine_tune(
+        corpus,
+        tmp_path,
+        *["--config_overrides", TINY_MODEL, "--roll_mag_aug", "false", "--mixup", "0"],
+        *["--max_length_seconds", "0.5", "--freeze_feature_encoder", "false", "--attention_mask", "true"],
+        *["--trust_remote_code", "true", "--ignore_mismatched_sizes", "true", "--overwrite_output_dir", "true"],
+        *["--label_column_name", "label", "--audio_column_name", "audio"],
+    )
+    assert metrics["eval_accuracy"] >= 0
+    # The example switches the logging process to INFO without --log_level.
+    assert any("Peak learning rate" in record.getMessage() for record in caplog.records)
+
+
+def test_attention_mask_reaches_the_model_from_the_collator(corpus):
+    collator = AudioCollator(AudioMAEFeatureExtractor(num_mel_bins=32, target_length=96, return_attention_mask=True))
+    waveform = np.zeros(4_000, dtype=np.float32)  # 0.25 s: 23 frames of audio, 73 of padding
+    batch = collator([{"waveform": waveform, "labels": 0}])
+    assert batch["attention_mask"].shape == (1, 96) and batch["attention_mask"].sum() == 23
+    assert tiny_classifier()(**batch).logits.shape == (1, 3)
+
+
+def test_max_length_seconds_crops_training_clips_at_random_and_evaluation_clips_at_their_start(tmp_path):
+    ramp = np.arange(48_000, dtype=np.float32) / 48_000  # 3 s: each sample tells its position
+    soundfile.write(tmp_path / "long.wav", ramp, 16_000, subtype="FLOAT")
+    data_args = AudioDataArguments(max_length_seconds=0.5)
+    clip = {"audio": [str(tmp_path / "long.wav")]}
+    train_starts = {float(split_decoder("train", data_args, 1.0)(clip)["waveform"][0][0]) for _ in range(20)}
+    evaluation = split_decoder("eval", data_args, 1.0)(clip)["waveform"][0]
+    assert len(train_starts) > 10 and max(train_starts) > 1.0 / 3  # offsets beyond the first second are drawn
+    assert len(evaluation) == 8_000 and evaluation[0] == 0.0
+
+
+def test_freeze_feature_encoder_keeps_the_patch_embedding(pretrained, corpus, tmp_path):
+    if not hasattr(AudioMAEForAudioClassification, "freeze_feature_encoder"):
+        pytest.skip("AudioMAEForAudioClassification.freeze_feature_encoder comes with the modeling branch")
+    fine_tune(corpus, tmp_path, "--model_name_or_path", str(pretrained[0]), "--freeze_feature_encoder", "true")
+    before, after = load_file(pretrained[0] / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    embedding = [name for name in after if ".patch_embeddings." in name]
+    assert embedding and all(torch.equal(after[name], before[name]) for name in embedding)
+    assert not torch.equal(
+        after["audiomae.encoder.layer.0.mlp.fc1.weight"], before["audiomae.encoder.layer.0.mlp.fc1.weight"]
+    )
+
+
+# transformers' example script
+
+
+def test_the_example_scripts_calls_fine_tune_an_audiomae_folder_as_remote_code(pretrained, tmp_path):
+    """
+    The calls of transformers' `examples/pytorch/audio-classification/run_audio_classification.py` (5.x), in order,
+    with its default flags and `--trust_remote_code True`, on a pretrained Audio-MAE folder. Two deviations, both
+    outside the model: the accuracy metric is loaded from a local path (offline), and the rows come already decoded
+    at 16 kHz, which is what the script's `cast_column(..., Audio(sampling_rate=16000))` yields (encoding an `Audio`
+    column needs torchcodec, which this machine lacks). The script's `--remove_unused_columns` default (True) drops
+    the `audio` column before its transform reads it, whatever the model (wav2vec2 too): the example needs
+    `--remove_unused_columns false`, as here.
+    """
+    folder = str(pretrained[0])
+    rng = np.random.default_rng(0)
+    tones = {"low": 300.0, "high": 3000.0}
+    time = np.arange(12_000) / 16_000
+    rows = {"audio": [], "label": []}
+    for index in range(8):
+        label = index % 2
+        frequency = tones[["low", "high"][label]] * (1 + 0.05 * index)
+        waveform = 0.3 * np.sin(2 * np.pi * frequency * time) + 0.01 * rng.standard_normal(len(time))
+        rows["audio"].append({"array": waveform.astype(np.float32), "sampling_rate": 16_000})
+        rows["label"].append(label)
+    features = datasets.Features(
+        {
+            "audio": {"array": datasets.List(datasets.Value("float32")), "sampling_rate": datasets.Value("int64")},
+            "label": datasets.ClassLabel(names=["low", "high"]),
+        }
+    )
+    raw_datasets = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict(rows, features=features),
+            "eval": datasets.Dataset.from_dict(rows, features=features),
+        }
+    )
+    training_args = TrainingArguments(
+        output_dir=str(tmp_path), do_train=True, do_eval=True, max_steps=2, per_device_train_batch_size=4,
+        report_to="none", remove_unused_columns=False, use_cpu=True,
+    )  # fmt: skip
+    remote = {"cache_dir": None, "revision": "main", "token": None, "trust_remote_code": True}
+
+    feature_extractor = AutoFeatureExtractor.from_pretrained(folder, return_attention_mask=True, **remote)
+    model_input_name = feature_extractor.model_input_names[0]
+    assert model_input_name == "input_values"
+    max_length_seconds = 20  # the script's default
+
+    def random_crop(waveform):
+        length = int(round(feature_extractor.sampling_rate * max_length_seconds))
+        if len(waveform) <= length:
+            return waveform
+        offset = random.randint(0, len(waveform) - length - 1)
+        return waveform[offset : offset + length]
+
+    def train_transforms(batch):
+        waveforms = [random_crop(np.asarray(audio["array"])) for audio in batch["audio"]]
+        inputs = feature_extractor(waveforms, sampling_rate=feature_extractor.sampling_rate)
+        return {model_input_name: inputs.get(model_input_name), "labels": list(batch["label"])}
+
+    def val_transforms(batch):
+        waveforms = [np.asarray(audio["array"]) for audio in batch["audio"]]
+        inputs = feature_extractor(waveforms, sampling_rate=feature_extractor.sampling_rate)
+        return {model_input_name: inputs.get(model_input_name), "labels": list(batch["label"])}
+
+    labels = raw_datasets["train"].features["label"].names
+    label2id = {label: str(index) for index, label in enumerate(labels)}
+    id2label = {str(index): label for index, label in enumerate(labels)}
+    metric = load_metric("accuracy")
+
+    def compute_metrics(eval_pred):
+        return metric.compute(predictions=np.argmax(eval_pred.predictions, axis=1), references=eval_pred.label_ids)
+
+    config = AutoConfig.from_pretrained(
+        folder, num_labels=len(labels), label2id=label2id, id2label=id2label, finetuning_task="audio-classification",
+        **remote,
+    )  # fmt: skip
+    model = AutoModelForAudioClassification.from_pretrained(
+        folder, from_tf=False, config=config, ignore_mismatched_sizes=False, **remote
+    )
+    if not hasattr(model, "freeze_feature_encoder"):
+        pytest.skip("AudioMAEForAudioClassification.freeze_feature_encoder comes with the modeling branch")
+    model.freeze_feature_encoder()  # --freeze_feature_encoder defaults to True
+    raw_datasets["train"].set_transform(train_transforms, output_all_columns=False)
+    raw_datasets["eval"].set_transform(val_transforms, output_all_columns=False)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=raw_datasets["train"],
+        eval_dataset=raw_datasets["eval"],
+        compute_metrics=compute_metrics,
+        processing_class=feature_extractor,
+    )
+    train_result = trainer.train(resume_from_checkpoint=None)
+    trainer.save_model()
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+    metrics = trainer.evaluate()
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    trainer.create_model_card(
+        finetuned_from=folder, tasks="audio-classification", dataset=None, tags=["audio-classification"]
+    )
+
+    assert np.isfinite(train_result.metrics["train_loss"]) and 0 <= metrics["eval_accuracy"] <= 1
+    before, after = load_file(pretrained[0] / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    embedding = [name for name in after if ".patch_embeddings." in name]
+    assert embedding and all(torch.equal(after[name], before[name]) for name in embedding)  # frozen
+    assert not torch.equal(
+        after["audiomae.encoder.layer.0.mlp.fc1.weight"], before["audiomae.encoder.layer.0.mlp.fc1.weight"]
+    )
+    reloaded = AutoModelForAudioClassification.from_pretrained(str(tmp_path), trust_remote_code=True)
+    assert reloaded.config.id2label == {0: "low", 1: "high"}
