@@ -437,11 +437,16 @@ class RecordingHub:
 
     def __init__(self):
         self.uploads = []
+        self.tokens = []
 
-    def create_repo(self, repo_id, **kwargs):
+    def create_repo(self, repo_id, token=None, **kwargs):
+        self.tokens.append(token)
         return RepoUrl(f"https://huggingface.co/someone/{repo_id}")
 
-    def upload_folder(self, *, folder_path, ignore_patterns=None, allow_patterns=None, run_as_future=False, **kwargs):
+    def upload_folder(
+        self, *, folder_path, token=None, ignore_patterns=None, allow_patterns=None, run_as_future=False, **kwargs
+    ):
+        self.tokens.append(token)
         folder_path = Path(folder_path)
         names = [path.relative_to(folder_path).as_posix() for path in folder_path.rglob("*") if path.is_file()]
         ignore = [*(ignore_patterns or []), *DEFAULT_IGNORE_PATTERNS]
@@ -469,8 +474,9 @@ def test_a_pushed_run_uploads_and_writes_no_file_holding_the_hub_token(corpus, t
         *["--config_overrides", TINY_MODEL, "--push_to_hub", "--hub_token", secret, "--hub_strategy", "checkpoint"],
         *["--save_strategy", "steps", "--save_steps", "1"],  # checkpoints, and a push from each of them
     )
-    # the final push, one per checkpoint, and each checkpoint folder itself
+    # the final push, one per checkpoint, and each checkpoint folder itself, all authenticated with the token
     assert len(hub.uploads) >= 3 and "training_args.bin" in hub.uploads[-1]
+    assert set(hub.tokens) == {secret}
     for upload in hub.uploads:
         for name, content in upload.items():
             assert secret.encode() not in content, name
