@@ -271,6 +271,7 @@ def train_evaluate_and_share(trainer: AudioMAETrainer, card_kind: str, model_arg
         trainer.save_metrics("train", train_metrics)
         trainer.save_state()
     if training_args.do_eval:
+        trainer.skipped_clips["eval"] = 0  # count this evaluation's, not those of evaluations during training
         eval_metrics = trainer.evaluate()
         eval_metrics["eval_skipped_clips"] = trainer.count_skipped_clips("eval")
         metrics.update(eval_metrics)
