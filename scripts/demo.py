@@ -117,6 +117,7 @@ def step(title: str) -> None:
 def common_training_arguments(output_dir: Path, seed: int, settings: DemoSettings) -> list[str]:
     return [
         "--output_dir", str(output_dir),
+        "--overwrite_output_dir",  # a rerun of the demo replaces its previous results
         "--do_train",
         "--do_eval",
         "--seed", str(seed),

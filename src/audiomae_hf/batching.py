@@ -1,12 +1,14 @@
 """From undecoded rows to model inputs: the on-the-fly decoding transform and the collator.
 
 CPU workers decode (`DecodeAudio`, a `datasets` transform); the collator computes the fbank of the whole batch at
-once with the feature extractor.
+once with the feature extractor, or, with `compute_features=False`, hands the padded waveforms on for
+`AudioMAETrainer` to featurize on the training device (`featurize`), so that the workers only decode.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,10 +17,14 @@ import numpy as np
 import torch
 
 from .audio_decoding import SAMPLING_RATE, AudioDecodingError, describe_audio, load_waveform
-from .feature_extraction_audiomae import AudioMAEFeatureExtractor
+from .feature_extraction_audiomae import FRAME_LENGTH_MS, AudioMAEFeatureExtractor
 from .labels import LabelSpace, label_strings
 
 logger = logging.getLogger(__name__)
+
+# A clip shorter than one fbank frame is still audio: padded with silence to one frame, as padding to target_length
+# would pad it anyway.
+MIN_SAMPLES = SAMPLING_RATE * FRAME_LENGTH_MS // 1000
 
 
 class DecodeAudio:
@@ -26,8 +32,13 @@ class DecodeAudio:
     Batched `datasets` transform: decode each row's clip to a 16 kHz mono `waveform` and turn its labels into a
     `labels` target. Used with `set_transform` (map-style) or `map` (streaming), so decoding happens on the fly.
 
-    An unreadable clip raises an `AudioDecodingError` naming it, or, with `skip_bad_audio`, is logged, counted in
-    `num_skipped`, and passed on as `waveform=None` for the collator to drop.
+    An unreadable clip raises an `AudioDecodingError` naming it, or, with `skip_bad_audio`, is logged and passed on
+    as `waveform=None` for the collator to drop (and count). A clip shorter than one 25 ms frame is
+    padded with zeros to one frame. Each example also carries its `clip` name, for the collator's errors.
+
+    `crop_seconds` (`--max_length_seconds`, as in transformers' example script) cuts a longer clip to a segment of
+    that length: at a random offset (python's `random`, which the Trainer seeds in every worker) with `random_crop`,
+    else its beginning. Only `max_seconds` are read (None: the whole clip, which a random crop needs).
     """
 
     def __init__(
@@ -39,6 +50,8 @@ class DecodeAudio:
         label_space: LabelSpace | None = None,
         class_names: Sequence[str] | None = None,
         skip_bad_audio: bool = False,
+        crop_seconds: float | None = None,
+        random_crop: bool = False,
     ):
         self.audio_column = audio_column
         self.split = split
@@ -47,23 +60,28 @@ class DecodeAudio:
         self.label_space = label_space
         self.class_names = class_names
         self.skip_bad_audio = skip_bad_audio
-        self.num_skipped = 0
+        self.crop_seconds = crop_seconds
+        self.random_crop = random_crop
 
     def decode(self, audio) -> np.ndarray | None:
         try:
-            return load_waveform(audio, SAMPLING_RATE, self.max_seconds)
+            waveform = load_waveform(audio, SAMPLING_RATE, self.max_seconds)
         except AudioDecodingError as error:
             if not self.skip_bad_audio:
                 raise AudioDecodingError(
                     f"{error} (in the {self.split} split). Fix or remove the file, or pass --skip_bad_audio."
                 ) from error
-            self.num_skipped += 1
-            logger.warning(f"Skipping a clip of the {self.split} split ({self.num_skipped} so far): {error}")
+            logger.warning(f"Skipping a clip of the {self.split} split: {error}")
             return None
+        if self.crop_seconds is not None and len(waveform) > round(self.crop_seconds * SAMPLING_RATE):
+            length = round(self.crop_seconds * SAMPLING_RATE)
+            offset = random.randint(0, len(waveform) - length) if self.random_crop else 0
+            waveform = waveform[offset : offset + length]
+        return np.pad(waveform, (0, max(0, MIN_SAMPLES - len(waveform))))
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         audios = batch[self.audio_column]
-        features = {"waveform": [self.decode(audio) for audio in audios]}
+        features = {"waveform": [self.decode(audio) for audio in audios], "clip": list(map(describe_audio, audios))}
         if self.label_space is not None:
             features["labels"] = [
                 self.label_space.encode(
@@ -73,6 +91,28 @@ class DecodeAudio:
                 for value, audio in zip(batch[self.label_column], audios, strict=True)
             ]
         return features
+
+
+def split_decoder(split: str, data_args, window_seconds: float, **labels) -> DecodeAudio:
+    """
+    The `DecodeAudio` of a script's split: it reads the model's `window_seconds` of each clip, or, with
+    `--max_length_seconds`, a random segment of that length of each training clip and the beginning of each
+    evaluation clip. `labels` are `DecodeAudio`'s label arguments.
+    """
+    crop_seconds, training = data_args.max_length_seconds, split == "train"
+    if crop_seconds is None:
+        max_seconds = window_seconds
+    else:
+        max_seconds = None if training else min(crop_seconds, window_seconds)
+    return DecodeAudio(
+        data_args.audio_column_name,
+        split,
+        max_seconds,
+        skip_bad_audio=data_args.skip_bad_audio,
+        crop_seconds=crop_seconds,
+        random_crop=training,
+        **labels,
+    )
 
 
 def decode_on_the_fly(
@@ -85,15 +125,43 @@ def decode_on_the_fly(
     return dataset
 
 
+def featurize(
+    feature_extractor: AudioMAEFeatureExtractor,
+    waveforms: Sequence[np.ndarray] | torch.Tensor,
+    num_samples: Sequence[int] | None = None,
+    clips: Sequence[str] | None = None,
+) -> dict[str, torch.Tensor]:
+    """
+    The feature extractor's `input_values` (normalised fbank, `[B, target_length, num_mel_bins]`) and, if it returns
+    one, `attention_mask` of a batch of 16 kHz clips, computed where the waveforms are (a padded `[B, samples]`
+    tensor with `num_samples`, or a list of arrays). A clip the feature extractor refuses is named by its `clips`
+    entry.
+    """
+    if num_samples is not None:
+        waveforms = [waveform[:length] for waveform, length in zip(waveforms, num_samples, strict=True)]
+    device = waveforms[0].device if isinstance(waveforms[0], torch.Tensor) else None
+    try:
+        return dict(feature_extractor(waveforms, sampling_rate=SAMPLING_RATE, return_tensors="pt", device=device))
+    except ValueError as error:
+        named = "; ".join(f"{index}: {clip}" for index, clip in enumerate(clips or []))
+        raise ValueError(f"{error} The clips of this batch by index: {named}.") from error
+
+
 @dataclass
 class AudioCollator:
     """
-    Batch decoded examples: drop clips that failed to decode, compute the normalised fbank of all clips at once with
+    Batch decoded examples: drop clips that failed to decode (counted in `skipped_clips`, an int, when there are any:
+    the decoding workers are other processes, so the count travels with the batch to `AudioMAETrainer`), compute the normalised fbank of all clips at once with
     the feature extractor (`input_values`, [B, target_length, num_mel_bins]), and stack the `labels` (int64 class
     indices, or float32 multi-hot rows) if the examples have them.
+
+    With `compute_features=False` the batch holds the zero-padded float32 `waveforms` [B, samples], their
+    `num_samples` [B] and the `clips` names instead of `input_values`: `AudioMAETrainer` then computes the fbank on
+    the training device (`featurize`, the same numbers).
     """
 
     feature_extractor: AudioMAEFeatureExtractor
+    compute_features: bool = True
 
     def __call__(self, examples: Iterable[dict]) -> dict[str, torch.Tensor]:
         examples = list(examples)
@@ -103,13 +171,18 @@ class AudioCollator:
                 f"None of the {len(examples)} clips of this batch could be decoded (see the warnings above); "
                 "remove the unreadable files from the data."
             )
-        batch = {
-            "input_values": self.feature_extractor(
-                [np.asarray(example["waveform"], dtype=np.float32) for example in decoded],
-                sampling_rate=SAMPLING_RATE,
-                return_tensors="pt",
-            )["input_values"]
-        }
+        waveforms = [np.asarray(example["waveform"], dtype=np.float32) for example in decoded]
+        clips = [example.get("clip", f"<clip {index}>") for index, example in enumerate(decoded)]
+        if self.compute_features:
+            batch = featurize(self.feature_extractor, waveforms, clips=clips)
+        else:
+            batch = {
+                "waveforms": torch.nn.utils.rnn.pad_sequence(list(map(torch.from_numpy, waveforms)), batch_first=True),
+                "num_samples": torch.tensor(list(map(len, waveforms))),
+                "clips": clips,
+            }
+        if len(decoded) < len(examples):
+            batch["skipped_clips"] = len(examples) - len(decoded)
         if "labels" in decoded[0]:
             labels = [example["labels"] for example in decoded]
             batch["labels"] = (

@@ -83,10 +83,18 @@ def manifest_dataset(path: str | os.PathLike, audio_column: str) -> datasets.Dat
             f"Manifest '{path}' has no audio column '{audio_column}' (its columns: {dataset.column_names}); "
             "set --audio_column_name."
         )
+    empty_rows = [row for row, cell in enumerate(dataset[audio_column]) if cell is None or not str(cell).strip()]
+    if empty_rows:
+        # Rows are numbered from 0 after a CSV manifest's header line, as the other errors number them.
+        first_line = empty_rows[0] + header_lines + 1
+        raise ValueError(
+            f"Manifest '{path}': {len(empty_rows)} rows have no audio path in column '{audio_column}', e.g. row "
+            f"{empty_rows[0]} (line {first_line}); rows {empty_rows[:10]}. Fill in or remove them."
+        )
     folder = path.parent.resolve()
 
     def resolve(batch):
-        return {audio_column: [None if p in (None, "") else str(folder / p) for p in batch[audio_column]]}
+        return {audio_column: [str(folder / str(p)) for p in batch[audio_column]]}
 
     return dataset.map(resolve, batched=True, desc=f"Resolving audio paths of {path.name}")
 

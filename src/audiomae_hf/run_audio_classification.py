@@ -26,7 +26,7 @@ from .augmentation import (
     normalised_units,
     scaled_mask_width,
 )
-from .batching import AudioCollator, DecodeAudio, decode_on_the_fly
+from .batching import AudioCollator, decode_on_the_fly, split_decoder
 from .classification_metrics import classification_metrics
 from .data_sources import load_training_split, stream_splits
 from .labels import (
@@ -73,6 +73,8 @@ class ClassificationDataArguments(AudioDataArguments):
 
 @dataclass
 class ClassificationModelArguments(ModelArguments):
+    """The starting model, plus the classifier's options (those of transformers' example script among them)."""
+
     drop_path_rate: float = field(default=0.1, metadata={"help": "Stochastic depth of the encoder (recipe: 0.1)."})
     target_length: int | None = field(
         default=None,
@@ -80,6 +82,24 @@ class ClassificationModelArguments(ModelArguments):
             "help": "Frames each clip is padded or cropped to (10 ms each; a multiple of the patch size up to the "
             "model's target_length), e.g. 512 for 5 s clips. Default: the model's target_length."
         },
+    )
+    freeze_feature_encoder: bool = field(
+        default=False,
+        metadata={
+            "help": "Freeze the feature encoder, for Audio-MAE the patch embedding (`model.freeze_feature_encoder()`). "
+            "The recipe trains it (transformers' example script defaults to freezing wav2vec2's)."
+        },
+    )
+    attention_mask: bool = field(
+        default=False,
+        metadata={
+            "help": "Have the feature extractor return an attention mask, so that the classifier pools over the "
+            "patches of audio only, not over padding (the recipe pools over all patches)."
+        },
+    )
+    ignore_mismatched_sizes: bool = field(
+        default=True,
+        metadata={"help": "Start from a classifier whose head has another number of labels, with a new head."},
     )
 
 
@@ -104,6 +124,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         apply_recipe(sys.argv[1:] if argv is None else argv),
     )
     start_run(training_args, data_args)
+    if model_args.attention_mask and training_args.do_train and (training_args.roll_mag_aug or training_args.mixup):
+        raise ValueError(
+            "--attention_mask marks the audio frames of each clip, which --roll_mag_aug and --mixup move or blend: "
+            "pass --roll_mag_aug false --mixup 0 with it."
+        )
 
     # Data: load, then check labels and files before any training starts.
     load = {"cache_dir": model_args.cache_dir, "token": model_args.token}
@@ -128,29 +153,31 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model = AudioMAEForAudioClassification.from_pretrained(
             model_args.model_name_or_path,
             config=config,
-            ignore_mismatched_sizes=True,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
             cache_dir=model_args.cache_dir,
             revision=model_args.model_revision,
             token=model_args.token,
         )
+    if model_args.freeze_feature_encoder:
+        model.freeze_feature_encoder()
     feature_extractor = model_args.load_feature_extractor(config)
     if model_args.target_length is not None:
         # Shorter clips keep the model's position table and use its first rows, as the release fine-tunes 5 s clips.
         feature_extractor.target_length = model_args.target_length
+    feature_extractor.return_attention_mask = model_args.attention_mask
 
-    # Decoding on the fly; features batched in the collator.
+    # Decoding on the fly; features batched in the collator (or on the training device).
     decoders = {}
     for split, dataset in (("train", train_dataset), ("eval", eval_dataset)):
         if dataset is None:
             continue
-        decoders[split] = DecodeAudio(
-            data_args.audio_column_name,
+        decoders[split] = split_decoder(
             split,
-            max_seconds=seconds_for_frames(feature_extractor.target_length),
+            data_args,
+            seconds_for_frames(feature_extractor.target_length),
             label_column=data_args.label_column_name,
             label_space=label_space,
             class_names=class_names_of((dataset.features or {}).get(data_args.label_column_name)),
-            skip_bad_audio=data_args.skip_bad_audio,
         )
     sample_weights = None
     if training_args.class_balanced_sampling and train_dataset is not None:
@@ -180,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=AudioCollator(feature_extractor),
+        data_collator=AudioCollator(feature_extractor, compute_features=not training_args.featurizes_on_device),
         processing_class=feature_extractor,
         compute_metrics=classification_metrics(label_space.multi_label),
         layer_decay=training_args.layer_decay if training_args.layer_decay != 1 else None,
@@ -188,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         train_sample_weights=sample_weights,
     )
 
-    return train_evaluate_and_share(trainer, decoders, "fine-tuned", model_args, data_args)
+    return train_evaluate_and_share(trainer, "fine-tuned", model_args, data_args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .audio_decoding import seconds_for_frames
 from .augmentation import TrainingAugmentation, normalised_units
-from .batching import AudioCollator, DecodeAudio, decode_on_the_fly
+from .batching import AudioCollator, decode_on_the_fly, split_decoder
 from .data_sources import load_training_split, stream_splits
 from .modeling_audiomae import AudioMAEForPreTraining
 from .trainer import AudioMAETrainer, start_run, train_evaluate_and_share
@@ -46,18 +46,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     feature_extractor = model_args.load_feature_extractor(config)
 
     train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)
-    max_seconds = seconds_for_frames(feature_extractor.target_length)
-    decoders = {}
+    window_seconds = seconds_for_frames(feature_extractor.target_length)
     if train_dataset is not None:
-        decoders["train"] = DecodeAudio(
-            data_args.audio_column_name, "train", max_seconds, skip_bad_audio=data_args.skip_bad_audio
-        )
-        train_dataset = decode_on_the_fly(train_dataset, decoders["train"])
+        train_dataset = decode_on_the_fly(train_dataset, split_decoder("train", data_args, window_seconds))
     if eval_dataset is not None:
-        decoders["eval"] = DecodeAudio(
-            data_args.audio_column_name, "eval", max_seconds, skip_bad_audio=data_args.skip_bad_audio
-        )
-        eval_dataset = decode_on_the_fly(eval_dataset, decoders["eval"])
+        eval_dataset = decode_on_the_fly(eval_dataset, split_decoder("eval", data_args, window_seconds))
 
     log_gain_scale, mask_fill_value = normalised_units(feature_extractor)
     augmentation = TrainingAugmentation(
@@ -68,12 +61,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=AudioCollator(feature_extractor),
+        data_collator=AudioCollator(feature_extractor, compute_features=not training_args.featurizes_on_device),
         processing_class=feature_extractor,
         train_augmentation=None if augmentation.is_identity else augmentation,
     )
 
-    return train_evaluate_and_share(trainer, decoders, "pretrained", model_args, data_args)
+    return train_evaluate_and_share(trainer, "pretrained", model_args, data_args)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sys
+from pathlib import Path
 
 import datasets
 import torch
 import torch.nn.functional as F
 import transformers
 from transformers import Trainer, set_seed
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from .augmentation import TrainingAugmentation
+from .batching import featurize
 from .hub import render_training_card
 from .training_arguments import RecipeTrainingArguments
 
@@ -120,6 +124,13 @@ class AudioMAETrainer(Trainer):
         self.layer_decay = layer_decay
         self.train_augmentation = train_augmentation
         self.train_sample_weights = train_sample_weights
+        # Clips the collator dropped as undecodable (`--skip_bad_audio`), in this process, by split.
+        self.skipped_clips = {"train": 0, "eval": 0}
+
+    def count_skipped_clips(self, split: str) -> int:
+        """Clips of `split` skipped as undecodable so far, summed over the processes (call it on every process)."""
+        count = torch.tensor(self.skipped_clips[split], device=self.args.device)
+        return int(self.accelerator.reduce(count, reduction="sum"))
 
     model_card = None  # a rendered `huggingface_hub.ModelCard`, written by `create_model_card` (and push_to_hub)
 
@@ -146,6 +157,18 @@ class AudioMAETrainer(Trainer):
             return super()._get_train_sampler(train_dataset)
         return ClassBalancedSampler(self.train_sample_weights, seed=self.args.seed)
 
+    def _prepare_inputs(self, inputs: dict) -> dict:
+        """
+        Move the batch to the training device, count its skipped clips, and compute the fbank of a batch of waveforms
+        (`AudioCollator(compute_features=False)`) there, with the feature extractor (`processing_class`).
+        """
+        inputs = dict(super()._prepare_inputs(inputs))
+        self.skipped_clips["train" if self.model.training else "eval"] += inputs.pop("skipped_clips", 0)
+        if "waveforms" in inputs:
+            num_samples, clips = inputs.pop("num_samples").tolist(), inputs.pop("clips")
+            inputs.update(featurize(self.processing_class, inputs.pop("waveforms"), num_samples, clips))
+        return inputs
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if model.training and self.train_augmentation is not None:
             inputs = self.train_augmentation(inputs)
@@ -166,11 +189,14 @@ class AudioMAETrainer(Trainer):
 
 
 def setup_logging(training_args: RecipeTrainingArguments) -> None:
+    """As transformers' example scripts set it up: INFO on the logging process unless --log_level says otherwise."""
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
         datefmt="%m/%d/%Y %H:%M:%S",
         handlers=[logging.StreamHandler(sys.stdout)],
     )
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info()
     log_level = training_args.get_process_log_level()
     logging.getLogger("audiomae_hf").setLevel(log_level)
     datasets.utils.logging.set_verbosity(log_level)
@@ -179,10 +205,52 @@ def setup_logging(training_args: RecipeTrainingArguments) -> None:
     transformers.utils.logging.enable_explicit_format()
 
 
+# Files that make a folder a finished model rather than a place to start a run in.
+MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", "training_args.bin")
+
+
+def claim_output_dir(training_args: RecipeTrainingArguments) -> None:
+    """
+    The output-folder rule of both scripts, that of transformers' example scripts (`get_last_checkpoint`): a folder
+    that already holds a run's checkpoints is resumed from the last one (unless `--resume_from_checkpoint` names
+    another); one that holds a model but no checkpoint is refused. `--overwrite_output_dir` starts afresh and removes
+    the old run's checkpoints, so that neither checkpoint rotation (`--save_total_limit`) nor a later resume mixes
+    the two runs.
+    """
+    output_dir = Path(training_args.output_dir)
+    if not (training_args.do_train and output_dir.is_dir()):
+        return
+    if training_args.overwrite_output_dir:
+        stale = sorted(path for path in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if path.is_dir())
+        if stale and training_args.should_save:
+            logger.warning(
+                f"--overwrite_output_dir: removing the previous run's checkpoints {[p.name for p in stale]}"
+            )
+            for path in stale:
+                shutil.rmtree(path)
+        return
+    last_checkpoint = get_last_checkpoint(str(output_dir))
+    if last_checkpoint is None and any((output_dir / name).exists() for name in MODEL_FILES):
+        raise ValueError(
+            f"Output directory ({training_args.output_dir}) already exists and is not empty. "
+            "Use --overwrite_output_dir to overcome."
+        )
+    if last_checkpoint is not None and training_args.resume_from_checkpoint is None:
+        logger.info(
+            f"Checkpoint detected, resuming training at {last_checkpoint}. To avoid this behavior, change "
+            "the `--output_dir` or add `--overwrite_output_dir` to train from scratch."
+        )
+        training_args.resume_from_checkpoint = last_checkpoint
+
+
 def start_run(training_args: RecipeTrainingArguments, data_args) -> None:
-    """Logging, launch and argument checks, the recipe's learning rate, and the seed: before any data is read."""
+    """
+    Logging, launch and argument checks, the output folder (see `claim_output_dir`), the recipe's learning rate, and
+    the seed: before any data is read.
+    """
     setup_logging(training_args)
     training_args.check_launch()
+    claim_output_dir(training_args)
     if data_args.streaming and training_args.do_train and training_args.max_steps <= 0:
         raise ValueError("--streaming has no length to count epochs in: set --max_steps.")
     learning_rate = training_args.resolve_learning_rate()
@@ -190,21 +258,22 @@ def start_run(training_args: RecipeTrainingArguments, data_args) -> None:
     set_seed(training_args.seed)
 
 
-def train_evaluate_and_share(trainer: AudioMAETrainer, decoders: dict, card_kind: str, model_args, data_args) -> dict:
+def train_evaluate_and_share(trainer: AudioMAETrainer, card_kind: str, model_args, data_args) -> dict:
     """Train, save a complete folder (model and feature extractor), evaluate, write the model card, push if asked."""
     training_args = trainer.args
     metrics: dict[str, float] = {}
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()  # the model and, as processing_class, the feature extractor
-        metrics.update(train_result.metrics)
-        metrics["train_skipped_clips"] = decoders["train"].num_skipped
-        trainer.log_metrics("train", train_result.metrics)
-        trainer.save_metrics("train", train_result.metrics)
+        train_metrics = {**train_result.metrics, "train_skipped_clips": trainer.count_skipped_clips("train")}
+        metrics.update(train_metrics)
+        trainer.log_metrics("train", train_metrics)
+        trainer.save_metrics("train", train_metrics)
         trainer.save_state()
     if training_args.do_eval:
+        trainer.skipped_clips["eval"] = 0  # count this evaluation's, not those of evaluations during training
         eval_metrics = trainer.evaluate()
-        eval_metrics["eval_skipped_clips"] = decoders["eval"].num_skipped
+        eval_metrics["eval_skipped_clips"] = trainer.count_skipped_clips("eval")
         metrics.update(eval_metrics)
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)

@@ -27,6 +27,8 @@ from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
+# Fields of `TrainingArguments` that may hold a credential.
+SECRET_FIELDS = ("hub_token",)
 
 
 @dataclass
@@ -46,6 +48,50 @@ class RecipeTrainingArguments(TrainingArguments):
     )
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Warm-up, then half-cycle cosine to 0."})
     max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 (the release) = none."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Train into an --output_dir that already holds a model or checkpoints, replacing that run (its "
+            "checkpoints are removed). Without it such a folder is refused, or resumed from its last checkpoint."
+        },
+    )
+    dataloader_num_workers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Decoding worker processes of each training process (each uses one torch thread). Default: "
+            "min(8, the CPU cores available / the training processes on this machine)."
+        },
+    )
+    fbank_on_device: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Compute the fbank of each batch on the training device (the data workers only decode). "
+            "Default: on when training on an accelerator, off on the CPU."
+        },
+    )
+
+    def __post_init__(self):
+        if self.dataloader_num_workers is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            self.dataloader_num_workers = min(8, max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+        super().__post_init__()
+        # Pinned host memory only speeds up copies to an accelerator (and torch warns about it without one).
+        if self.device.type == "cpu":
+            self.dataloader_pin_memory = False
+
+    @property
+    def featurizes_on_device(self) -> bool:
+        """Whether the fbank is computed on the training device (`--fbank_on_device`, default: on an accelerator)."""
+        return self.device.type != "cpu" if self.fbank_on_device is None else self.fbank_on_device
+
+    def __getstate__(self) -> dict:
+        # The Trainer pickles its arguments into every checkpoint and output folder (training_args.bin), which a push
+        # uploads: a pickled copy never holds the Hub token.
+        state = dict(self.__dict__)
+        for name in SECRET_FIELDS:
+            if state.get(name) is not None:
+                state[name] = None
+        return state
 
     def check_launch(self) -> None:
         """
@@ -155,6 +201,13 @@ class ModelArguments:
     cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and datasets are cached."})
     model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit of a Hub model."})
     token: str | None = field(default=None, metadata={"help": "Hub token for private models or datasets."})
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={
+            "help": "As in transformers' example scripts. The scripts build the package's own Audio-MAE classes, so "
+            "no code of a model folder is run either way."
+        },
+    )
 
     def load_config(self, **updates) -> AudioMAEConfig:
         """The starting model's config (or the named or default one for a new model), updated, then overridden."""
@@ -241,6 +294,13 @@ class AudioDataArguments:
     skip_bad_audio: bool = field(
         default=False,
         metadata={"help": "Skip (and count) missing or unreadable clips instead of stopping with an error."},
+    )
+    max_length_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "Cut longer clips to this many seconds: a random segment of each training clip (the whole file is "
+            "decoded), the beginning of each evaluation clip. Default: the first target_length frames' worth."
+        },
     )
 
     def source(self, which: Literal["train", "eval"]) -> dict | None:
