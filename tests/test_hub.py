@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
@@ -259,3 +260,46 @@ def test_push_refuses_a_folder_without_its_feature_extractor(classifier_folder, 
     with pytest.raises(FileNotFoundError, match="preprocessor_config.json"):
         push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
     assert hub.created == []
+
+
+HUB_TOKEN = "hf_TestTokenThatMustNeverBeUploaded0123"
+
+
+def write_trainer_leftovers(folder: Path) -> None:
+    """What `Trainer` leaves in its output folder after `--hub_token`: its arguments pickled, token included."""
+    from transformers import TrainingArguments
+
+    torch.save(TrainingArguments(output_dir=str(folder), hub_token=HUB_TOKEN), folder / "training_args.bin")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+    (folder / "optimizer.pt").write_bytes(b"optimizer state")
+    (folder / "rng_state.pth").write_bytes(b"rng state")
+
+
+def test_push_of_a_training_output_folder_uploads_no_token(classifier_folder, hub):
+    write_trainer_leftovers(classifier_folder)
+    assert HUB_TOKEN.encode() in (classifier_folder / "training_args.bin").read_bytes()
+
+    push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
+
+    uploaded = hub.uploaded["someone/audiomae-classifier"]
+    assert "config.json" in uploaded
+    assert not [name for name, contents in uploaded.items() if HUB_TOKEN.encode() in contents]
+    assert not [name for name in uploaded if name.endswith((".bin", ".pt", ".pth"))]
+
+
+def test_push_refuses_a_folder_whose_uploaded_files_hold_the_token(classifier_folder, hub):
+    config = json.loads((classifier_folder / "config.json").read_text())
+    (classifier_folder / "config.json").write_text(json.dumps({**config, "note": f"token {HUB_TOKEN}"}))
+
+    with pytest.raises(ValueError, match="config.json contains a Hugging Face token"):
+        push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card(), token=HUB_TOKEN)
+    assert hub.created == [] and hub.uploaded == {}
+
+
+def test_push_refuses_a_file_holding_the_token_stored_by_hf_auth_login(classifier_folder, hub, monkeypatch):
+    monkeypatch.setattr("audiomae_hf.hub.get_token", lambda: HUB_TOKEN)
+    (classifier_folder / "notes.txt").write_text(f"HF_TOKEN={HUB_TOKEN}\n")
+
+    with pytest.raises(ValueError, match="notes.txt"):
+        push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
+    assert hub.uploaded == {}

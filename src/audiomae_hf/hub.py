@@ -16,14 +16,17 @@ folder written by `save_pretrained` together with its card.
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 from huggingface_hub.hf_api import CommitInfo
+from huggingface_hub.utils import filter_repo_objects
+from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 from transformers import PreTrainedConfig
 
 if TYPE_CHECKING:
@@ -38,8 +41,19 @@ OFFICIAL_WEIGHTS_LICENSE = "cc-by-nc-4.0"
 # What a folder must hold to load from the Hub, with or without `pip install audiomae-hf`.
 REQUIRED_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 
-# Leftovers of a Trainer run that do not belong in a model repository.
-TRAINING_LEFTOVERS = ("checkpoint-*", "checkpoint-*/**", "runs/**", "*.pt", "*.pth")
+# Leftovers of a Trainer run that do not belong in a model repository. No pickle is ever uploaded: the weights go as
+# safetensors, and Trainer pickles its arguments, `hub_token` included, into `training_args.bin`.
+TRAINING_LEFTOVERS = (
+    "checkpoint-*",
+    "checkpoint-*/**",
+    "runs/**",
+    "*.bin",
+    "*.pt",
+    "*.pth",
+    "*.ckpt",
+    "*.pkl",
+    "*.pickle",
+)
 
 
 def template_path(kind: CardKind) -> Path:
@@ -204,7 +218,8 @@ def push_model_folder(
     (the model, its config with `auto_map`, the model code, and the feature extractor).
 
     `card` is saved as the folder's `README.md` first; without one the folder must already hold a `README.md`.
-    Trainer leftovers (`checkpoint-*`, `runs/`, `*.pt`) are not uploaded.
+    Trainer leftovers (`checkpoint-*`, `runs/`) and pickles (`training_args.bin`, `*.pt`, `*.pkl`, ...) are not
+    uploaded, and nothing is if a file that would be holds the Hub token (`token`, or the one `hf auth login` stored).
     """
     folder = Path(folder)
     missing = [name for name in REQUIRED_MODEL_FILES if not (folder / name).is_file()]
@@ -217,6 +232,7 @@ def push_model_folder(
         card.save(folder / "README.md")
     elif not (folder / "README.md").is_file():
         raise FileNotFoundError(f"{folder} has no README.md: pass card=render_model_card(...).")
+    refuse_files_holding_tokens(folder, files_to_upload(folder), [token, get_token()])
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     return api.upload_folder(
@@ -226,6 +242,31 @@ def push_model_folder(
         commit_message=commit_message,
         ignore_patterns=list(TRAINING_LEFTOVERS),
     )
+
+
+def files_to_upload(folder: str | Path) -> list[str]:
+    """The paths, relative to `folder`, that `push_model_folder` uploads: the filter `HfApi.upload_folder` applies."""
+    folder = Path(folder)
+    paths = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    return list(filter_repo_objects(paths, ignore_patterns=[*TRAINING_LEFTOVERS, *DEFAULT_IGNORE_PATTERNS]))
+
+
+def refuse_files_holding_tokens(folder: str | Path, names: Sequence[str], tokens: Sequence[str | None]) -> None:
+    """Raise `ValueError` if a file of `folder` named in `names` contains one of `tokens` (the bytes, anywhere)."""
+    secrets = [token.encode() for token in tokens if token]
+    if not secrets:
+        return
+    for name in names:
+        path = Path(folder) / name
+        if path.stat().st_size == 0:
+            continue
+        # Memory-mapped, so a multi-gigabyte weights file is scanned without being read into memory.
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as contents:
+            if any(contents.find(secret) != -1 for secret in secrets):
+                raise ValueError(
+                    f"{path} contains a Hugging Face token; nothing was uploaded. Remove the token from that file "
+                    "(or delete the file) and push again."
+                )
 
 
 # Metrics of the fine-tuned card's `model-index`, as the Trainer names them.
@@ -284,4 +325,11 @@ def render_training_card(
     )
 
 
-__all__ = ["OFFICIAL_WEIGHTS_LICENSE", "describe_architecture", "push_model_folder", "render_model_card"]
+__all__ = [
+    "OFFICIAL_WEIGHTS_LICENSE",
+    "describe_architecture",
+    "files_to_upload",
+    "push_model_folder",
+    "render_model_card",
+    "render_training_card",
+]
