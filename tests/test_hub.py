@@ -463,3 +463,11 @@ def test_a_training_card_writes_hyperparameters_as_plain_values(tmp_path, conver
     assert "| lr_scheduler_type | cosine |" in text
     assert "SchedulerType" not in text
     assert "| adam_betas | (0.9, 0.999) |" in text
+
+
+def test_a_training_card_refuses_to_relax_the_license_of_official_weights(tmp_path, converted_base):
+    training_args, model_args, data_args = training_run(tmp_path, str(converted_base))
+    with pytest.raises(ValueError, match="must stay so"):
+        render_training_card(
+            "fine-tuned", tiny_config(), training_args, model_args, data_args, {"eval_accuracy": 0.5}, license="mit"
+        )

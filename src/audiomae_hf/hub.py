@@ -2,9 +2,11 @@
 Model cards and Hub uploads for Audio-MAE model folders.
 
 `render_model_card` fills the templates of `hub_cards/` (one for pretrained encoder-decoders, one for fine-tuned
-classifiers) with a model's architecture, labels, training details and evaluation results, and with Hub metadata
-(`library_name`, `pipeline_tag`, `license`, `base_model`, a `model-index` of results). `push_model_folder` uploads a
-folder written by `save_pretrained` together with its card.
+classifiers) with a model's architecture, labels, usage, intended use, training details and evaluation results, and
+with Hub metadata (`library_name`, `pipeline_tag`, `license`, `base_model`, `datasets`, a `model-index` of results).
+`render_training_card` does it for a training run, inheriting the license of the weights it started from.
+`push_model_folder` uploads a folder written by `save_pretrained` together with its card, never a pickle or a file
+holding the Hub token.
 
 ```python
 >>> from audiomae_hf.hub import push_model_folder, render_model_card
@@ -337,8 +339,8 @@ def base_model_license(model_name_or_path: str | None) -> str | None:
 
 
 def describe_data(name: str | None) -> tuple[str | None, str | None]:
-    """(name, model-index type) of a `--dataset_name`, `--train_dir`/`--eval_dir` or manifest: Hub ids as they are,
-    local data by its file or folder name only, since the path means nothing on the Hub."""
+    """(name, model-index type) of a `--dataset_name`, `--train_dir`/`--eval_dir`, manifest or base model folder: Hub
+    ids as they are, local ones by their file or folder name only, since the path means nothing on the Hub."""
     if name is None:
         return None, None
     if is_hub_id(name):
@@ -359,8 +361,9 @@ def render_training_card(
 ) -> ModelCard:
     """
     The model card of a training run's output folder (`render_model_card`). The license is `license`, else the one of
-    the weights the run started from (`base_model_license`); `base_model` and `datasets` are set for Hub ids only,
-    and local data appears by its folder or file name, never its path.
+    the weights the run started from (`base_model_license`), and must be the latter's if that is CC BY-NC;
+    `base_model` and `datasets` are set for Hub ids only, and local data and base folders appear by their name, never
+    their path.
     """
     train_data, _ = describe_data(data_args.dataset_name or data_args.train_dir or data_args.train_file)
     eval_data, eval_type = describe_data(data_args.dataset_name or data_args.eval_dir or data_args.eval_file)
@@ -368,8 +371,9 @@ def render_training_card(
     summary = f"Trained with `audiomae_hf.run_{'pretraining' if kind == 'pretrained' else 'audio_classification'}` on "
     summary += f"`{train_data}`"
     base = model_args.model_name_or_path
-    if base is not None:
-        summary += f", starting from `{base if is_hub_id(base) else Path(base).name}`"
+    base_name, _ = describe_data(base)
+    if base_name is not None:
+        summary += f", starting from `{base_name}`"
     if "eval_loss" in metrics:
         summary += f"; evaluation loss {metrics['eval_loss']:.4f}"
     hyperparameters = {
@@ -390,13 +394,18 @@ def render_training_card(
     for name in ("layer_decay", "mixup", "freqm", "timem", "roll_mag_aug", "class_balanced_sampling"):
         if hasattr(training_args, name):
             hyperparameters[name] = getattr(training_args, name)
-    inherited_license = None if license else base_model_license(base)
+    base_license = base_model_license(base)
+    if base_license == OFFICIAL_WEIGHTS_LICENSE and license not in (None, OFFICIAL_WEIGHTS_LICENSE):
+        raise ValueError(
+            f"license={license!r} for weights trained from {base_name}, which are {OFFICIAL_WEIGHTS_LICENSE} (the "
+            "official Audio-MAE weights' license): weights derived from them must stay so. Leave license unset."
+        )
     return render_model_card(
         kind,
         config,
         training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir)),
-        license=license or inherited_license,
-        license_from=(base if is_hub_id(base) else Path(base).name) if inherited_license else None,
+        license=license or base_license,
+        license_from=base_name if license is None and base_license else None,
         base_model=base if is_hub_id(base) else None,
         datasets=[data_args.dataset_name] if is_hub_id(data_args.dataset_name) else None,
         eval_results=eval_results or None,
