@@ -1,10 +1,15 @@
+import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+import torch
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
@@ -15,7 +20,14 @@ from audiomae_hf import (
     AudioMAEForAudioClassification,
     AudioMAEForPreTraining,
 )
-from audiomae_hf.hub import OFFICIAL_WEIGHTS_LICENSE, push_model_folder, render_model_card, template_path
+from audiomae_hf.hub import (
+    OFFICIAL_WEIGHTS_LICENSE,
+    push_model_folder,
+    render_model_card,
+    render_training_card,
+    template_path,
+)
+from audiomae_hf.training_arguments import AudioDataArguments, FineTuningArguments, ModelArguments
 
 LABELS = {0: "chirp_up", 1: "pure_tone", 2: "click_train"}
 
@@ -53,10 +65,12 @@ def classifier_folder(tmp_path) -> Path:
 
 
 @pytest.fixture
-def clip_in_working_directory(tmp_path, monkeypatch):
-    """The snippets read `clip.wav`."""
+def clip_in_working_directory(tmp_path, monkeypatch) -> Path:
+    """The snippets read `clip.wav`: here a 44.1 kHz stereo file, as users have them."""
     monkeypatch.chdir(tmp_path)
-    soundfile.write("clip.wav", np.random.default_rng(0).normal(0, 0.1, 16_000).astype(np.float32), 16_000)
+    channels = np.random.default_rng(0).normal(0, 0.1, (44_100, 2)).astype(np.float32)
+    soundfile.write("clip.wav", channels, 44_100)
+    return tmp_path
 
 
 def classifier_card(**overrides) -> ModelCard:
@@ -73,6 +87,19 @@ def classifier_card(**overrides) -> ModelCard:
 
 def python_snippets(card: ModelCard) -> list[str]:
     return re.findall(r"```python\n(.*?)```", card.text, flags=re.DOTALL)
+
+
+def run_without_the_package(snippet: str, working_directory: Path) -> str:
+    """Run a card snippet in a fresh interpreter where `import audiomae_hf` fails, as on a machine without it.
+    Returns what it printed."""
+    script = "import sys\nsys.modules['audiomae_hf'] = None\n" + snippet
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(working_directory / "modules")}
+    environment.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=working_directory, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 class RecordingHub:
@@ -149,9 +176,9 @@ def test_a_converted_official_checkpoint_refuses_a_more_permissive_license():
         render_model_card("pretrained", AudioMAEConfig(), "someone/audiomae-base", license="mit", converted_from="x")
 
 
-def test_a_pretrained_card_has_no_pipeline_and_describes_the_decoder():
+def test_a_pretrained_card_is_tagged_for_feature_extraction_and_describes_the_decoder():
     card = render_model_card("pretrained", AudioMAEConfig(), "someone/audiomae-base")
-    assert card.data.pipeline_tag is None
+    assert card.data.pipeline_tag == "feature-extraction"
     assert {"audio", "audio-mae", "masked-autoencoder"} <= set(card.data.tags)
     assert "16 layers, width 512, 16 heads, local attention in 4x4-patch windows" in card.text
     assert "80% of the patches hidden at random" in card.text
@@ -172,30 +199,85 @@ def test_the_card_templates_ship_inside_the_package():
         assert "{{ card_data }}" in template_path(kind).read_text()
 
 
-def test_the_usage_snippets_install_the_package_and_also_load_as_remote_code():
-    card = classifier_card()
-    assert "pip install audiomae-hf" in card.text
-    package_snippet, remote_code_snippet = python_snippets(card)
+def test_the_cards_install_from_the_repository_not_from_pypi():
+    for card in (classifier_card(), render_model_card("pretrained", tiny_config(), "someone/audiomae-base")):
+        assert "pip install audiomae-hf" not in card.text
+        assert "pypi.org" not in card.text
+        prose = " ".join(card.text.split())
+        assert "not on PyPI: install it from a checkout of its repository with `pip install .`" in prose
+        assert "pip install transformers torch soundfile soxr" in card.text
+
+
+def test_the_classifier_card_leads_with_the_remote_code_pipeline_then_the_package():
+    remote_code_snippet, package_snippet = python_snippets(classifier_card())
+    assert "import audiomae_hf" not in remote_code_snippet
+    assert 'pipeline(model="someone/audiomae-classifier", trust_remote_code=True)' in remote_code_snippet
     assert "import audiomae_hf" in package_snippet
     assert 'pipeline("audio-classification", model="someone/audiomae-classifier")' in package_snippet
-    assert "import audiomae_hf" not in remote_code_snippet
-    assert 'from_pretrained("someone/audiomae-classifier", trust_remote_code=True)' in remote_code_snippet
+
+
+def test_the_cards_say_what_the_model_is_for_and_where_it_stops():
+    classifier_text = classifier_card().text
+    assert "## Intended use and limitations" in classifier_text
+    assert "only the first 0.64 s of a clip are used" in " ".join(classifier_text.split())
+    pretrained_text = render_model_card("pretrained", tiny_config(), "someone/audiomae-base").text
+    assert "This model does not classify by itself." in pretrained_text
+
+
+def test_a_card_of_official_weights_warns_against_commercial_use():
+    card = render_model_card("pretrained", tiny_config(), "someone/audiomae-base", converted_from="pretrained.pth")
+    assert "**Non-commercial:** CC BY-NC 4.0 forbids commercial use" in card.text
+    assert "Non-commercial" not in classifier_card(license="mit").text
 
 
 @pytest.mark.usefixtures("clip_in_working_directory")
-def test_the_classifier_usage_snippets_run_against_a_saved_folder(classifier_folder):
+def test_the_classifier_package_snippet_classifies_a_44khz_stereo_file(classifier_folder, capsys):
     card = render_model_card("fine-tuned", tiny_config(), str(classifier_folder))
-    for snippet in python_snippets(card):
-        exec(compile(snippet, "model card snippet", "exec"), {})
+    package_snippet = python_snippets(card)[1]
+    exec(compile(package_snippet, "model card snippet", "exec"), {})
+    predictions = ast.literal_eval(capsys.readouterr().out.strip())
+    assert sorted(prediction["label"] for prediction in predictions) == sorted(LABELS.values())
+    assert sum(prediction["score"] for prediction in predictions) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_classifier_remote_code_snippet_classifies_a_44khz_stereo_file_without_the_package(
+    classifier_folder, clip_in_working_directory
+):
+    config = json.loads((classifier_folder / "config.json").read_text())
+    if "custom_pipelines" not in config:
+        pytest.skip("saved folders carry no custom_pipelines entry: the remote pipeline is the stock one (FFmpeg)")
+    card = render_model_card("fine-tuned", tiny_config(), str(classifier_folder))
+    remote_code_snippet = python_snippets(card)[0]
+    predictions = ast.literal_eval(run_without_the_package(remote_code_snippet, clip_in_working_directory).strip())
+    assert sorted(prediction["label"] for prediction in predictions) == sorted(LABELS.values())
+
+
+@pytest.fixture
+def pretrained_folder(tmp_path) -> Path:
+    return save_model_folder(AudioMAEForPreTraining(tiny_config()), tmp_path / "pretrained")
+
+
+def test_the_pretrained_embedding_snippet_runs_without_the_package_on_a_44khz_stereo_file(
+    pretrained_folder, clip_in_working_directory
+):
+    card = render_model_card("pretrained", tiny_config(), str(pretrained_folder))
+    embedding_snippet = python_snippets(card)[0]
+    assert "pooler_output" in embedding_snippet
+    printed = run_without_the_package(embedding_snippet, clip_in_working_directory)
+    assert printed.strip() == f"torch.Size([1, {tiny_config().hidden_size}])"
 
 
 @pytest.mark.usefixtures("clip_in_working_directory")
-def test_the_pretrained_usage_snippets_run_against_a_saved_folder(tmp_path):
-    folder = save_model_folder(AudioMAEForPreTraining(tiny_config()), tmp_path / "pretrained")
-    card = render_model_card("pretrained", tiny_config(), str(folder))
-    assert len(python_snippets(card)) == 3
-    for snippet in python_snippets(card):
-        exec(compile(snippet, "model card snippet", "exec"), {})
+def test_the_pretrained_fine_tuning_and_reconstruction_snippets_run_against_a_saved_folder(pretrained_folder, capsys):
+    card = render_model_card("pretrained", tiny_config(), str(pretrained_folder))
+    _, fine_tuning_snippet, reconstruction_snippet = python_snippets(card)
+    namespace = {}
+    exec(compile(fine_tuning_snippet, "model card snippet", "exec"), namespace)
+    assert namespace["model"].config.num_labels == 10
+    exec(compile(reconstruction_snippet, "model card snippet", "exec"), {})
+    loss, shape = capsys.readouterr().out.split(" torch.Size")
+    assert float(loss.removeprefix("tensor(").split(",")[0].rstrip(")")) > 0
+    assert shape.strip() == "([1, 64, 32])"
 
 
 def test_push_uploads_the_weights_the_code_the_feature_extractor_and_the_card(classifier_folder, hub):
@@ -203,7 +285,7 @@ def test_push_uploads_the_weights_the_code_the_feature_extractor_and_the_card(cl
 
     assert [repo_id for repo_id, _ in hub.created] == ["someone/audiomae-classifier"]
     uploaded = hub.uploaded["someone/audiomae-classifier"]
-    assert set(uploaded) == {
+    model_files = {
         "model.safetensors",
         "config.json",
         "configuration_audiomae.py",
@@ -212,6 +294,9 @@ def test_push_uploads_the_weights_the_code_the_feature_extractor_and_the_card(cl
         "preprocessor_config.json",
         "README.md",
     }
+    assert model_files <= set(uploaded)
+    # Besides, only the rest of the code save_pretrained copies for remote code (the pipeline's, when it does).
+    assert all(name.endswith(".py") for name in set(uploaded) - model_files)
     assert json.loads(uploaded["config.json"])["auto_map"] == {
         "AutoConfig": "configuration_audiomae.AudioMAEConfig",
         "AutoModel": "modeling_audiomae.AudioMAEModel",
@@ -259,3 +344,130 @@ def test_push_refuses_a_folder_without_its_feature_extractor(classifier_folder, 
     with pytest.raises(FileNotFoundError, match="preprocessor_config.json"):
         push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
     assert hub.created == []
+
+
+HUB_TOKEN = "hf_TestTokenThatMustNeverBeUploaded0123"
+
+
+def write_trainer_leftovers(folder: Path) -> None:
+    """What `Trainer` leaves in its output folder after `--hub_token`: its arguments pickled, token included."""
+    from transformers import TrainingArguments
+
+    torch.save(TrainingArguments(output_dir=str(folder), hub_token=HUB_TOKEN), folder / "training_args.bin")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+    (folder / "optimizer.pt").write_bytes(b"optimizer state")
+    (folder / "rng_state.pth").write_bytes(b"rng state")
+
+
+def test_push_of_a_training_output_folder_uploads_no_token(classifier_folder, hub):
+    write_trainer_leftovers(classifier_folder)
+    assert HUB_TOKEN.encode() in (classifier_folder / "training_args.bin").read_bytes()
+
+    push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
+
+    uploaded = hub.uploaded["someone/audiomae-classifier"]
+    assert "config.json" in uploaded
+    assert not [name for name, contents in uploaded.items() if HUB_TOKEN.encode() in contents]
+    assert not [name for name in uploaded if name.endswith((".bin", ".pt", ".pth"))]
+
+
+def test_push_refuses_a_folder_whose_uploaded_files_hold_the_token(classifier_folder, hub):
+    config = json.loads((classifier_folder / "config.json").read_text())
+    (classifier_folder / "config.json").write_text(json.dumps({**config, "note": f"token {HUB_TOKEN}"}))
+
+    with pytest.raises(ValueError, match="config.json contains a Hugging Face token"):
+        push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card(), token=HUB_TOKEN)
+    assert hub.created == [] and hub.uploaded == {}
+
+
+def test_push_refuses_a_file_holding_the_token_stored_by_hf_auth_login(classifier_folder, hub, monkeypatch):
+    monkeypatch.setattr("audiomae_hf.hub.get_token", lambda: HUB_TOKEN)
+    (classifier_folder / "notes.txt").write_text(f"HF_TOKEN={HUB_TOKEN}\n")
+
+    with pytest.raises(ValueError, match="notes.txt"):
+        push_model_folder(classifier_folder, "someone/audiomae-classifier", card=classifier_card())
+    assert hub.uploaded == {}
+
+
+def training_run(tmp_path, base: str, **data) -> tuple:
+    """The arguments of `run_audio_classification` fine-tuning `base` on local audio folders, into a temporary
+    output folder, the way the script parses them."""
+    training_args = FineTuningArguments(output_dir=str(tmp_path / "run-output"), lr_scheduler_type="cosine")
+    model_args = ModelArguments(model_name_or_path=base)
+    data_args = AudioDataArguments(
+        **(data or {"train_dir": str(tmp_path / "train"), "eval_dir": str(tmp_path / "eval")})
+    )
+    return training_args, model_args, data_args
+
+
+@pytest.fixture
+def converted_base(tmp_path) -> Path:
+    """A folder as the converter writes it from the official weights: its card says cc-by-nc-4.0."""
+    folder = save_model_folder(AudioMAEForPreTraining(tiny_config()), tmp_path / "audiomae-official")
+    render_model_card("pretrained", tiny_config(), "audiomae-official", converted_from="pretrained.pth").save(
+        folder / "README.md"
+    )
+    return folder
+
+
+def render_fine_tuning_card(tmp_path, base: str, metrics=None, **data) -> ModelCard:
+    training_args, model_args, data_args = training_run(tmp_path, base, **data)
+    metrics = metrics or {"eval_accuracy": 0.8125, "eval_loss": 0.5}
+    return render_training_card("fine-tuned", tiny_config(), training_args, model_args, data_args, metrics)
+
+
+def test_a_classifier_fine_tuned_from_converted_official_weights_inherits_cc_by_nc(tmp_path, converted_base):
+    card = render_fine_tuning_card(tmp_path, str(converted_base))
+    assert card.data.license == OFFICIAL_WEIGHTS_LICENSE
+    assert "`cc-by-nc-4.0`, inherited from the weights these were trained from (audiomae-official)" in card.text
+    assert "**Non-commercial:**" in card.text
+
+
+def test_a_training_card_holds_no_local_path(tmp_path, converted_base):
+    card = render_fine_tuning_card(tmp_path, str(converted_base))
+    assert str(tmp_path) not in card.content
+    assert "/tmp" not in card.content
+    metadata = ModelCard(card.content).data  # what the Hub parses back
+    assert metadata.base_model is None and metadata.datasets is None
+    [result] = metadata.eval_results
+    assert (result.dataset_name, result.dataset_type, result.metric_value) == ("eval", "audiofolder", 0.8125)
+    assert metadata.model_name == "run-output"
+
+
+def test_a_training_card_records_a_hub_base_model_and_dataset_and_their_license(tmp_path, monkeypatch):
+    base_card = ModelCard("---\nlicense: cc-by-nc-4.0\n---\n# base")
+    monkeypatch.setattr(ModelCard, "load", classmethod(lambda cls, repo_id, **kwargs: base_card))
+    card = render_fine_tuning_card(
+        tmp_path, "someone/audiomae-pretrained", dataset_name="someone/sound-events", eval_split_name="test"
+    )
+    metadata = ModelCard(card.content).data
+    assert metadata.base_model == "someone/audiomae-pretrained"
+    assert metadata.datasets == ["someone/sound-events"]
+    assert metadata.license == "cc-by-nc-4.0"
+    [result] = metadata.eval_results
+    assert (result.dataset_type, result.dataset_split) == ("someone/sound-events", "test")
+
+
+def test_a_training_card_without_the_hub_leaves_the_license_out(tmp_path, monkeypatch):
+    def offline(cls, repo_id, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(ModelCard, "load", classmethod(offline))
+    card = render_fine_tuning_card(tmp_path, "someone/audiomae-pretrained", dataset_name="someone/sound-events")
+    assert card.data.license is None
+    assert card.data.base_model == "someone/audiomae-pretrained"
+
+
+def test_a_training_card_writes_hyperparameters_as_plain_values(tmp_path, converted_base):
+    text = render_fine_tuning_card(tmp_path, str(converted_base)).text
+    assert "| lr_scheduler_type | cosine |" in text
+    assert "SchedulerType" not in text
+    assert "| adam_betas | (0.9, 0.999) |" in text
+
+
+def test_a_training_card_refuses_to_relax_the_license_of_official_weights(tmp_path, converted_base):
+    training_args, model_args, data_args = training_run(tmp_path, str(converted_base))
+    with pytest.raises(ValueError, match="must stay so"):
+        render_training_card(
+            "fine-tuned", tiny_config(), training_args, model_args, data_args, {"eval_accuracy": 0.5}, license="mit"
+        )
