@@ -31,7 +31,7 @@ fi
 
 {
     date -u
-    nvidia-smi || echo "nvidia-smi not found"
+    if command -v nvidia-smi > /dev/null; then nvidia-smi; else echo "nvidia-smi not found"; fi
     "$python" -c "import torch, transformers; print('torch', torch.__version__, 'CUDA', torch.version.cuda, \
 'transformers', transformers.__version__, 'CPUs', __import__('os').cpu_count())"
 } 2>&1 | tee "$output/environment.txt"
