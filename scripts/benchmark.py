@@ -197,13 +197,13 @@ DECODERS = {
 }
 
 
-def _write_clips(folder: Path, audio_format: str, rate: int) -> list[Path]:
+def _write_clips(folder: Path, audio_format: str, rate: int, count: int = DECODING_CLIPS) -> list[Path]:
     import soundfile
 
     rng = np.random.default_rng(rate)
     time_axis = np.arange(DECODING_SECONDS * rate) / rate
     paths = []
-    for index in range(DECODING_CLIPS):
+    for index in range(count):
         # A tone over noise: FLAC can neither compress it away (pure tone) nor store it raw (pure noise).
         clip = 0.3 * np.sin(2 * np.pi * (220 + 110 * index) * time_axis) + 0.05 * rng.standard_normal(time_axis.size)
         path = folder / f"clip{index}.{audio_format.lower()}"
