@@ -1,21 +1,29 @@
 """Side-by-side benchmarks of audiomae_hf, measured in one run and printed as one table (`make bench`).
 
 Each benchmark is a function `rows(threads: int) -> list[dict]`; add yours to `BENCHMARKS`. A row has the keys
-`task`, `implementation`, `seconds` (median wall time), `ratio` (speed relative to the task's baseline row),
-`peak_mib`, and optionally `best_seconds` (fastest repeat: the time on a quiet machine, when others share it) and
-`notes` (say there what the memory figure measures). Run a subset with `--only NAME`
-(repeatable). Everything runs on the CPU with `--threads` (default 2) torch threads.
+`task`, `implementation`, `seconds` (median wall time), `ratio` (speed relative to the task's baseline row), and
+optionally `best_seconds` (fastest repeat: the time on a quiet machine, when others share it), `clips_per_second`,
+`peak_mib` and `notes` (say there what the memory figure measures). Run a subset with `--only NAME` (repeatable).
+These run on the CPU with `--threads` (default 2) torch threads; the decoding and input-pipeline rows use one thread
+per process, as a DataLoader worker does.
 
-For feature extraction, each implementation runs in its own fresh subprocess (`--measure NAME`, see `MEASURED`), so
-that no library's threads left over from another implementation compete with it (numpy's OpenBLAS threads keep
-spinning after a call and slowed the torch threads of the next call in the same process twentyfold). In that
-subprocess, once the imports and the inputs are in place, the kernel's resident-set high-water mark is reset
-(`/proc/self/clear_refs`) and the first call runs: peak memory is how far the high-water mark rose above the resident
-set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT libraries,
-one-time initialisation included), and nothing allocated before. Then the entry's number of repeats are timed.
+Each implementation runs in its own fresh subprocess (`--measure NAME`, see `MEASURED`), so that no library's threads
+left over from another implementation compete with it (numpy's OpenBLAS threads keep spinning after a call and slowed
+the torch threads of the next call in the same process twentyfold). In that subprocess, once the imports and the
+inputs are in place, the kernel's resident-set high-water mark is reset (`/proc/self/clear_refs`) and the first call
+runs: peak memory is how far the high-water mark rose above the resident set before the call. It counts every page
+the call touched, whatever allocated it (torch, numpy, the FFT libraries, one-time initialisation included), and
+nothing allocated before. Then the entry's number of repeats are timed.
 
-The models run the same way: ViT-B classification of 10 s inputs against transformers' AST of the same width and
-depth, and one ViT-B pretraining step (forward and backward) with eager against SDPA attention.
+The CPU rows: feature extraction against transformers' ASTFeatureExtractor; decoding + resampling (+ fbank) of 10 s
+clips against soundfile with scipy's `resample_poly` and with soxr; the DataLoader input pipeline with 0, 1 and 2
+workers; ViT-B classification against transformers' AST of the same width and depth; one ViT-B pretraining step
+(forward and backward) with eager against SDPA attention.
+
+`--device cuda` instead measures the model on the device, in this process: the pretraining step with its model FLOP
+utilisation (MFU) in float32, bf16 autocast and bf16 weights, SDPA, flex and flash attention, with and without
+`torch.compile`; classifier inference; the fbank on the device; and a projection of the paper's 32 AudioSet-2M
+epochs on 8 such devices. `--device cpu --tiny` runs that mode with a tiny model, as the tests do.
 """
 
 import argparse
