@@ -264,7 +264,8 @@ def _decoding_runs(implementation: str, with_fbank: bool) -> Callable[[], dict[s
         folder = Path(tempfile.mkdtemp(prefix="audiomae_bench_"))
         runs = {}
         for audio_format, rate in DECODING_SETS:
-            paths = _write_clips(folder, audio_format, rate)
+            (folder / f"{rate}").mkdir(exist_ok=True)
+            paths = _write_clips(folder / f"{rate}", audio_format, rate)
 
             def run(paths=paths):
                 waveforms = [decode(path) for path in paths]
