@@ -220,6 +220,16 @@ def _write_clips(folder: Path, audio_format: str, rate: int, count: int = DECODI
     return paths
 
 
+def _write_decoding_sets(folder: Path, count: int = DECODING_CLIPS) -> dict[str, list[Path]]:
+    """`{"WAV 16000": paths, ...}`: `count` clips of each of `DECODING_SETS`, a folder per set."""
+    sets = {}
+    for audio_format, rate in DECODING_SETS:
+        label = f"{audio_format} {rate}"
+        (folder / label.replace(" ", "_")).mkdir()
+        sets[label] = _write_clips(folder / label.replace(" ", "_"), audio_format, rate, count)
+    return sets
+
+
 def _decoder(implementation: str) -> Callable[[Path], np.ndarray]:
     """path -> mono float32 waveform at 16 kHz, holding at most the feature extractor's 1024 frames of audio."""
     import soundfile
@@ -261,18 +271,15 @@ def _decoding_runs(implementation: str, with_fbank: bool) -> Callable[[], dict[s
 
         decode = _decoder(implementation)
         extractor = AudioMAEFeatureExtractor()
-        folder = Path(tempfile.mkdtemp(prefix="audiomae_bench_"))
         runs = {}
-        for audio_format, rate in DECODING_SETS:
-            (folder / f"{rate}").mkdir(exist_ok=True)
-            paths = _write_clips(folder / f"{rate}", audio_format, rate)
+        for label, paths in _write_decoding_sets(Path(tempfile.mkdtemp(prefix="audiomae_bench_"))).items():
 
             def run(paths=paths):
                 waveforms = [decode(path) for path in paths]
                 if with_fbank:
                     extractor(waveforms, sampling_rate=16_000, return_tensors="pt")
 
-            runs[f"{audio_format} {rate}"] = run
+            runs[label] = run
         return runs
 
     return make_runs

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from tiny_configs import tiny_config
 
@@ -83,3 +84,11 @@ def test_decoding_rows_compare_paths_that_give_the_same_waveform(tmp_path, audio
     for waveform in waveforms.values():
         assert waveform.dtype == np.float32
         np.testing.assert_allclose(waveform, reference, rtol=0, atol=0.03)
+
+
+def test_decoding_sets_hold_clips_of_their_format_and_rate(tmp_path):
+    for label, paths in benchmark._write_decoding_sets(tmp_path, count=2).items():
+        for path in paths:
+            info = soundfile.info(path)
+            assert f"{info.format} {info.samplerate}" == label
+            assert info.duration == 10
