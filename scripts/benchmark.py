@@ -224,9 +224,9 @@ def _write_decoding_sets(folder: Path, count: int = DECODING_CLIPS) -> dict[str,
     """`{"WAV 16000": paths, ...}`: `count` clips of each of `DECODING_SETS`, a folder per set."""
     sets = {}
     for audio_format, rate in DECODING_SETS:
-        label = f"{audio_format} {rate}"
-        (folder / label.replace(" ", "_")).mkdir()
-        sets[label] = _write_clips(folder / label.replace(" ", "_"), audio_format, rate, count)
+        subfolder = folder / f"{audio_format}_{rate}"
+        subfolder.mkdir()
+        sets[f"{audio_format} {rate}"] = _write_clips(subfolder, audio_format, rate, count)
     return sets
 
 
