@@ -1,31 +1,44 @@
 """Side-by-side benchmarks of audiomae_hf, measured in one run and printed as one table (`make bench`).
 
 Each benchmark is a function `rows(threads: int) -> list[dict]`; add yours to `BENCHMARKS`. A row has the keys
-`task`, `implementation`, `seconds` (median wall time), `ratio` (speed relative to the task's baseline row),
-`peak_mib`, and optionally `best_seconds` (fastest repeat: the time on a quiet machine, when others share it) and
-`notes` (say there what the memory figure measures). Run a subset with `--only NAME`
-(repeatable). Everything runs on the CPU with `--threads` (default 2) torch threads.
+`task`, `implementation`, `seconds` (median wall time), `ratio` (speed relative to the task's baseline row), and
+optionally `best_seconds` (fastest repeat: the time on a quiet machine, when others share it), `clips_per_second`,
+`peak_mib` and `notes` (say there what the memory figure measures). Run a subset with `--only NAME` (repeatable).
+These run on the CPU with `--threads` (default 2) torch threads; the decoding and input-pipeline rows use one thread
+per process, as a DataLoader worker does.
 
-For feature extraction, each implementation runs in its own fresh subprocess (`--measure NAME`, see `MEASURED`), so
-that no library's threads left over from another implementation compete with it (numpy's OpenBLAS threads keep
-spinning after a call and slowed the torch threads of the next call in the same process twentyfold). In that
-subprocess, once the imports and the inputs are in place, the kernel's resident-set high-water mark is reset
-(`/proc/self/clear_refs`) and the first call runs: peak memory is how far the high-water mark rose above the resident
-set before the call. It counts every page the call touched, whatever allocated it (torch, numpy, the FFT libraries,
-one-time initialisation included), and nothing allocated before. Then the entry's number of repeats are timed.
+Each implementation runs in its own fresh subprocess (`--measure NAME`, see `MEASURED`), so that no library's threads
+left over from another implementation compete with it (numpy's OpenBLAS threads keep spinning after a call and slowed
+the torch threads of the next call in the same process twentyfold). In that subprocess, once the imports and the
+inputs are in place, the kernel's resident-set high-water mark is reset (`/proc/self/clear_refs`) and the first call
+runs: peak memory is how far the high-water mark rose above the resident set before the call. It counts every page
+the call touched, whatever allocated it (torch, numpy, the FFT libraries, one-time initialisation included), and
+nothing allocated before. Then the entry's number of repeats are timed.
 
-The models run the same way: ViT-B classification of 10 s inputs against transformers' AST of the same width and
-depth, and one ViT-B pretraining step (forward and backward) with eager against SDPA attention.
+The CPU rows: feature extraction against transformers' ASTFeatureExtractor; decoding + resampling (+ fbank) of 10 s
+clips against soundfile with scipy's `resample_poly` and with soxr; the DataLoader input pipeline with 0, 1 and 2
+workers; ViT-B classification against transformers' AST of the same width and depth; one ViT-B pretraining step
+(forward and backward) with eager against SDPA attention.
+
+`--device cuda` instead measures the model on the device, in this process: the pretraining step with its model FLOP
+utilisation (MFU) in float32, bf16 autocast and bf16 weights, SDPA, flex and flash attention, with and without
+`torch.compile`; classifier inference; the fbank on the device; and a projection of the paper's 32 AudioSet-2M
+epochs on 8 such devices. `--device cpu --tiny` runs that mode with a tiny model, as the tests do.
 """
 
 import argparse
+import copy
+import gc
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +46,10 @@ import torch
 
 
 def measure_in_subprocess(name: str, threads: int) -> dict:
-    """Median and best wall time and first-call peak memory of `MEASURED[name]`, in a fresh subprocess."""
+    """Median and best wall time and first-call peak memory of `MEASURED[name]`, in a fresh subprocess.
+
+    A factory that returns one call gives one result; one that returns `{label: call}` gives `{label: result}`.
+    """
     command = [sys.executable, __file__, "--measure", name, "--threads", str(threads)]
     # numpy's BLAS would otherwise start a thread per core whatever torch is told
     limits = {variable: str(threads) for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -48,9 +64,7 @@ def _resident_kib(field: str) -> int:
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
-def _measure(name: str) -> None:
-    make_run, repeats = MEASURED[name]
-    run = make_run()
+def _time_call(run: Callable[[], object], repeats: int) -> dict:
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current resident set
     resident_before = _resident_kib("VmRSS")
     run()
@@ -60,7 +74,16 @@ def _measure(name: str) -> None:
         start = time.perf_counter()
         run()
         timings.append(time.perf_counter() - start)
-    print(json.dumps({"seconds": statistics.median(timings), "best_seconds": min(timings), "peak_mib": peak_mib}))
+    return {"seconds": statistics.median(timings), "best_seconds": min(timings), "peak_mib": peak_mib}
+
+
+def _measure(name: str) -> None:
+    make_run, repeats = MEASURED[name]
+    run = make_run()
+    if isinstance(run, dict):
+        print(json.dumps({label: _time_call(call, repeats) for label, call in run.items()}))
+    else:
+        print(json.dumps(_time_call(run, repeats)))
 
 
 # Feature extraction: a batch of 32 ten-second clips, ours against transformers' ASTFeatureExtractor, whose numpy
@@ -170,6 +193,533 @@ def pretraining_step_rows(threads: int) -> list[dict]:
     return comparison_rows(f"pretraining step, batch {PRETRAINING_BATCH}, ViT-B", variants, threads)
 
 
+# Decoding: what a DataLoader worker does per clip, on one core. Ten-second int16 clips (as most corpora store them)
+# at the rates corpora come in, written once per subprocess, read back through three decode + resample paths; the
+# "+ fbank" rows add the feature extractor over the batch of decoded clips, as the collator computes it.
+DECODING_CLIPS, DECODING_SECONDS = 8, 10
+DECODING_SETS = [(audio_format, rate) for audio_format in ("WAV", "FLAC") for rate in (16_000, 44_100, 48_000)]
+DECODERS = {
+    "resample_poly": "soundfile + scipy.signal.resample_poly",
+    "soxr": "soundfile + soxr.resample",
+    "audiomae_hf": "audiomae_hf load_waveform",
+}
+
+
+def _write_clips(folder: Path, audio_format: str, rate: int, count: int = DECODING_CLIPS) -> list[Path]:
+    import soundfile
+
+    rng = np.random.default_rng(rate)
+    time_axis = np.arange(DECODING_SECONDS * rate) / rate
+    paths = []
+    for index in range(count):
+        # A tone over noise: FLAC can neither compress it away (pure tone) nor store it raw (pure noise).
+        clip = 0.3 * np.sin(2 * np.pi * (220 + 110 * index) * time_axis) + 0.05 * rng.standard_normal(time_axis.size)
+        path = folder / f"clip{index}.{audio_format.lower()}"
+        soundfile.write(path, clip.astype(np.float32), rate, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def _write_decoding_sets(folder: Path, count: int = DECODING_CLIPS) -> dict[str, list[Path]]:
+    """`{"WAV 16000": paths, ...}`: `count` clips of each of `DECODING_SETS`, a folder per set."""
+    sets = {}
+    for audio_format, rate in DECODING_SETS:
+        subfolder = folder / f"{audio_format}_{rate}"
+        subfolder.mkdir()
+        sets[f"{audio_format} {rate}"] = _write_clips(subfolder, audio_format, rate, count)
+    return sets
+
+
+def _decoder(implementation: str) -> Callable[[Path], np.ndarray]:
+    """path -> mono float32 waveform at 16 kHz, holding at most the feature extractor's 1024 frames of audio."""
+    import soundfile
+
+    from audiomae_hf.audio_decoding import load_waveform, seconds_for_frames
+
+    max_seconds = seconds_for_frames(1024)
+    if implementation == "audiomae_hf":
+        return lambda path: load_waveform(path, 16_000, max_seconds=max_seconds)
+
+    if implementation == "soxr":
+        import soxr
+
+        def resample(mono, rate):
+            return soxr.resample(mono, rate, 16_000)
+    else:
+        from scipy.signal import resample_poly
+
+        def resample(mono, rate):
+            divisor = math.gcd(rate, 16_000)
+            return resample_poly(mono, 16_000 // divisor, rate // divisor).astype(np.float32)
+
+    def decode(path: Path) -> np.ndarray:
+        with soundfile.SoundFile(path) as sound_file:
+            frames = math.ceil(max_seconds * sound_file.samplerate)
+            samples = sound_file.read(frames=frames, dtype="float32", always_2d=True)
+            rate = sound_file.samplerate
+        mono = samples.mean(axis=1, dtype=np.float32)
+        return mono if rate == 16_000 else resample(mono, rate)
+
+    return decode
+
+
+def _decoding_runs(implementation: str, with_fbank: bool) -> Callable[[], dict[str, Callable[[], object]]]:
+    def make_runs():
+        import tempfile
+
+        from audiomae_hf import AudioMAEFeatureExtractor
+
+        decode = _decoder(implementation)
+        extractor = AudioMAEFeatureExtractor()
+        runs = {}
+        for label, paths in _write_decoding_sets(Path(tempfile.mkdtemp(prefix="audiomae_bench_"))).items():
+
+            def run(paths=paths):
+                waveforms = [decode(path) for path in paths]
+                if with_fbank:
+                    extractor(waveforms, sampling_rate=16_000, return_tensors="pt")
+
+            runs[label] = run
+        return runs
+
+    return make_runs
+
+
+def decoding_rows(threads: int) -> list[dict]:
+    """Per clip, on one core whatever `--threads` says: a DataLoader worker has one."""
+    rows = []
+    for with_fbank in (False, True):
+        stage = "decode + resample + fbank" if with_fbank else "decode + resample"
+        measured = {
+            implementation: measure_in_subprocess(f"decoding_{implementation}{'_fbank' if with_fbank else ''}", 1)
+            for implementation in DECODERS
+        }
+        for audio_format, rate in DECODING_SETS:
+            label = f"{audio_format} {rate}"
+            baseline = measured["resample_poly"][label]["seconds"]
+            for implementation, description in DECODERS.items():
+                result = measured[implementation][label]
+                rows.append(
+                    {
+                        "task": f"{stage}, 10 s {audio_format} {rate / 1000:g} kHz, per clip, 1 core",
+                        "implementation": description + (" + AudioMAEFeatureExtractor" if with_fbank else ""),
+                        "seconds": result["seconds"] / DECODING_CLIPS,
+                        "best_seconds": result["best_seconds"] / DECODING_CLIPS,
+                        "clips_per_second": DECODING_CLIPS / result["seconds"],
+                        "ratio": baseline / result["seconds"],
+                        # No peak memory: the sets share a subprocess, and later sets reuse what earlier ones freed.
+                        "notes": f"{DECODING_CLIPS} int16 mono clips; time per clip",
+                    }
+                )
+    return rows
+
+
+# The training input pipeline: clips/s that a torch DataLoader delivers from undecoded rows through the package's
+# on-the-fly decoding transform and collator, as run_audio_classification.py builds them.
+PIPELINE_BATCH, PIPELINE_BATCHES, PIPELINE_FORMAT = 16, 4, ("FLAC", 48_000)
+
+
+def _one_torch_thread(worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
+def _input_pipeline_run(num_workers: int) -> Callable[[], Callable[[], object]]:
+    def make_run():
+        import tempfile
+
+        import datasets
+
+        from audiomae_hf import AudioMAEFeatureExtractor
+        from audiomae_hf.audio_decoding import seconds_for_frames
+        from audiomae_hf.batching import AudioCollator, DecodeAudio, decode_on_the_fly
+
+        folder = Path(tempfile.mkdtemp(prefix="audiomae_bench_"))
+        paths = _write_clips(folder, *PIPELINE_FORMAT)
+        rows = [str(paths[index % len(paths)]) for index in range(PIPELINE_BATCH * PIPELINE_BATCHES)]
+        dataset = datasets.Dataset.from_dict({"audio": rows})
+        feature_extractor = AudioMAEFeatureExtractor()
+        decoder = DecodeAudio("audio", "train", max_seconds=seconds_for_frames(feature_extractor.target_length))
+        loader = torch.utils.data.DataLoader(
+            decode_on_the_fly(dataset, decoder),
+            batch_size=PIPELINE_BATCH,
+            num_workers=num_workers,
+            collate_fn=AudioCollator(feature_extractor),
+            worker_init_fn=_one_torch_thread,
+            # Workers start once, in the untimed first epoch, as they do for a long training run.
+            persistent_workers=num_workers > 0,
+        )
+
+        def epoch():
+            for batch in loader:
+                batch["input_values"].sum()  # the model would read it
+
+        return epoch
+
+    return make_run
+
+
+def input_pipeline_rows(threads: int) -> list[dict]:
+    audio_format, rate = PIPELINE_FORMAT
+    clips = PIPELINE_BATCH * PIPELINE_BATCHES
+    rows = []
+    for num_workers in (0, 1, 2):
+        measured = measure_in_subprocess(f"input_pipeline_{num_workers}_workers", 1)
+        baseline = rows[0]["seconds"] if rows else measured["seconds"]
+        rows.append(
+            {
+                "task": f"training input pipeline, {clips} x 10 s {audio_format} {rate / 1000:g} kHz, batch {PIPELINE_BATCH}",
+                "implementation": f"DataLoader, {num_workers} workers, DecodeAudio + AudioCollator",
+                **measured,
+                "clips_per_second": clips / measured["seconds"],
+                "ratio": baseline / measured["seconds"],
+                "notes": "1 torch thread per process; workers persist; peak RSS of the main process, first epoch",
+            }
+        )
+    return rows
+
+
+# --device: the model on a training device, measured in this process (no BLAS threads to keep apart). On a GPU the
+# figures that matter are clips/s and model FLOP utilisation (MFU): the model's FLOPs per second over the device's
+# peak dense bf16 rate. `--device cpu --tiny` runs the same code with tiny sizes, so that the mode is tested without
+# a GPU.
+
+# Peak dense (no sparsity) bf16 tensor-core TFLOP/s from the vendors' data sheets, by a substring of
+# `torch.cuda.get_device_name()`; the first match wins, so the longer names come first. Pass --peak-tflops otherwise.
+PEAK_BF16_TFLOPS = [
+    ("GH200", 989.0),
+    ("H200", 989.0),
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.0),  # SXM
+    ("B200", 2250.0),
+    ("A100", 312.0),
+    ("L40S", 362.0),
+    ("L4", 121.0),
+    ("A10", 125.0),
+]
+
+
+def peak_bf16_tflops(device_name: str) -> tuple[str, float] | None:
+    """(table entry, peak dense bf16 TFLOP/s) for a device name, or None if the table does not know it."""
+    for entry, tflops in PEAK_BF16_TFLOPS:
+        if entry in device_name:
+            return entry, tflops
+    return None
+
+
+def pretraining_forward_flops(config, batch_size: int = 1) -> int:
+    """
+    Matrix-multiply FLOPs of one `AudioMAEForPreTraining` forward (2 per multiply-add; norms, softmax and the loss
+    are left out, as is usual for MFU). With N patches of p x p, n = 1 + int(N (1 - mask_ratio)) encoder tokens
+    (cls + visible), widths D (encoder) and d (decoder), MLP ratio r, L and l layers and a window of w patches:
+
+        patch embedding (every patch, then the visible ones are kept)   2 N p^2 D
+        encoder, per layer: qkv, proj, MLP + attention scores, values    2 n (4 + 2r) D^2 + 4 n^2 D
+        decoder embedding                                                2 n D d
+        local decoder, per layer: qkv, proj, MLP + windowed attention    2 N (4 + 2r) d^2 + 4 N w d
+          (global decoder: N + 1 tokens attending to all N + 1)
+        prediction head                                                  2 N d p^2
+        continuous position bias MLP, per local layer and batch          2 w^2 (2 h + h H)   (h hidden, H heads)
+
+    ViT-B on 1024 x 128 (N = 512, n = 103 at mask_ratio 0.8, D = 768, d = 512, L = 12, l = 16, w = 16): 70.1 GFLOP
+    per clip. Forward + backward is taken as 3x the forward.
+    """
+    time_patches, frequency_patches = config.patch_grid
+    patches = time_patches * frequency_patches
+    patch_area = config.patch_size**2
+    tokens = 1 + int(patches * (1 - config.mask_ratio))
+    width, decoder_width, ratio = config.hidden_size, config.decoder_hidden_size, config.mlp_ratio
+    flops = 2 * patches * patch_area * width
+    flops += config.num_hidden_layers * (2 * tokens * (4 + 2 * ratio) * width**2 + 4 * tokens**2 * width)
+    flops += 2 * tokens * width * decoder_width
+    if config.decoder_attention == "local":
+        window = config.decoder_window_size[0] * config.decoder_window_size[1]
+        per_layer = 2 * patches * (4 + 2 * ratio) * decoder_width**2 + 4 * patches * window * decoder_width
+    else:
+        per_layer = 2 * (patches + 1) * (4 + 2 * ratio) * decoder_width**2 + 4 * (patches + 1) ** 2 * decoder_width
+    flops += config.decoder_num_hidden_layers * per_layer
+    flops += 2 * patches * decoder_width * patch_area
+    flops *= batch_size
+    if config.decoder_attention == "local":
+        hidden, heads = config.decoder_position_bias_hidden_size, config.decoder_num_attention_heads
+        flops += config.decoder_num_hidden_layers * 2 * window**2 * (2 * hidden + hidden * heads)
+    return int(flops)
+
+
+def counted_forward_flops(config, batch_size: int) -> int:
+    """The same forward's FLOPs as `torch.utils.flop_counter` counts them, on meta tensors (no compute)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from audiomae_hf import AudioMAEForPreTraining
+
+    # Eager attention: the counter has no formula for every fused SDPA kernel.
+    config = copy.deepcopy(config)
+    config._attn_implementation = "eager"
+    model = AudioMAEForPreTraining(config).to("meta")
+    inputs = torch.empty(batch_size, config.target_length, config.num_mel_bins, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        model(inputs)
+    return counter.get_total_flops()
+
+
+@dataclass
+class DeviceSizes:
+    config_fields: dict
+    pretraining_batch: int
+    classifier_batch: int
+    fbank_batch: int
+    fbank_seconds: int
+    warmup: int
+    repeats: int
+
+
+FULL_SIZES = DeviceSizes(
+    config_fields={},
+    pretraining_batch=256,
+    classifier_batch=256,
+    fbank_batch=256,
+    fbank_seconds=10,
+    warmup=3,
+    repeats=10,
+)
+# The tests' tiny model: a 128-frame x 32-bin input on an 8 x 2 patch grid.
+TINY_SIZES = DeviceSizes(
+    config_fields=dict(
+        num_mel_bins=32,
+        target_length=128,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=2,
+        decoder_num_attention_heads=4,
+        decoder_window_size=(4, 2),
+        decoder_shift_size=(2, 0),
+        decoder_position_bias_hidden_size=16,
+    ),
+    pretraining_batch=2,
+    classifier_batch=2,
+    fbank_batch=2,
+    fbank_seconds=1,
+    warmup=1,
+    repeats=1,
+)
+
+
+@dataclass
+class Variant:
+    """How the model runs: attention kernel, precision ("float32", "bf16 autocast" or "bf16 weights"), compiled."""
+
+    attention: str
+    precision: str
+    compiled: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.precision}, {self.attention}" + (", torch.compile" if self.compiled else "")
+
+
+def device_variants(device: torch.device, compile_models: bool) -> list[Variant]:
+    from transformers.utils import is_flash_attn_2_available
+
+    variants = [Variant("sdpa", "float32"), Variant("sdpa", "bf16 autocast"), Variant("sdpa", "bf16 weights")]
+    if device.type == "cuda":
+        # flex_attention compiles its kernel itself; too slow to build for a tiny CPU run.
+        variants.append(Variant("flex_attention", "bf16 autocast"))
+        if is_flash_attn_2_available():
+            variants.append(Variant("flash_attention_2", "bf16 weights"))
+    if compile_models:
+        variants += [Variant("sdpa", "bf16 autocast", compiled=True), Variant("sdpa", "bf16 weights", compiled=True)]
+    return variants
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_on_device(step: Callable[[], object], device: torch.device, sizes: DeviceSizes) -> dict:
+    """Median and best seconds per call after `sizes.warmup` calls; peak memory allocated on a CUDA device."""
+    for _ in range(sizes.warmup):
+        step()
+    _synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    timings = []
+    for _ in range(sizes.repeats):
+        start = time.perf_counter()
+        step()
+        _synchronize(device)
+        timings.append(time.perf_counter() - start)
+    measured = {"seconds": statistics.median(timings), "best_seconds": min(timings)}
+    if device.type == "cuda":
+        measured["peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return measured
+
+
+def _release(device: torch.device, compiled: bool) -> None:
+    gc.collect()
+    if compiled:
+        torch._dynamo.reset()  # drop the compiled graphs, which hold the model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _model_for(model_class, sizes: DeviceSizes, variant: Variant, device: torch.device, **fields):
+    from audiomae_hf import AudioMAEConfig
+
+    config = AudioMAEConfig(**sizes.config_fields, **fields, _attn_implementation=variant.attention)
+    model = model_class(config).to(device)
+    if variant.precision == "bf16 weights":
+        model = model.to(torch.bfloat16)
+    return model
+
+
+def _autocast(variant: Variant, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=variant.precision == "bf16 autocast")
+
+
+def _pretraining_step(sizes: DeviceSizes, variant: Variant, device: torch.device) -> Callable[[], object]:
+    from audiomae_hf import AudioMAEForPreTraining
+
+    model = _model_for(AudioMAEForPreTraining, sizes, variant, device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    forward = torch.compile(model) if variant.compiled else model
+    config = model.config
+    inputs = torch.randn(sizes.pretraining_batch, config.target_length, config.num_mel_bins, device=device)
+
+    def step():
+        with _autocast(variant, device):
+            loss = forward(inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    return step
+
+
+def _classification(sizes: DeviceSizes, variant: Variant, device: torch.device) -> Callable[[], object]:
+    from audiomae_hf import AudioMAEForAudioClassification
+
+    model = _model_for(AudioMAEForAudioClassification, sizes, variant, device, num_labels=527).eval()
+    forward = torch.compile(model) if variant.compiled else model
+    config = model.config
+    inputs = torch.randn(sizes.classifier_batch, config.target_length, config.num_mel_bins, device=device)
+
+    def classify():
+        with torch.inference_mode(), _autocast(variant, device):
+            return forward(inputs).logits
+
+    return classify
+
+
+def _fbank(batch: int, seconds: int, device: torch.device, on_device: bool) -> Callable[[], object]:
+    from audiomae_hf import AudioMAEFeatureExtractor
+
+    extractor = AudioMAEFeatureExtractor()
+    clips = torch.randn(batch, 16_000 * seconds) * 0.1
+    if on_device:
+        waveforms = clips.to(device)
+        return lambda: extractor(waveforms, sampling_rate=16_000, return_tensors="pt")
+    numpy_clips = list(clips.numpy())
+    return lambda: extractor(numpy_clips, sampling_rate=16_000, return_tensors="pt", device=device)
+
+
+def _device_row(
+    task: str, implementation: str, make_step, clips: int, device, sizes, notes: str = "", compiled: bool = False
+) -> dict:
+    row = {"task": task, "implementation": implementation, "notes": notes}
+    try:
+        row.update(_time_on_device(make_step(), device, sizes))
+        row["clips_per_second"] = clips / row["seconds"]
+    except Exception as error:  # one failing variant must not cost the rest of a one-shot GPU run
+        row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+    finally:
+        _release(device, compiled)
+    return row
+
+
+def device_rows(device: torch.device, sizes: DeviceSizes, compile_models: bool, peak_tflops: float | None):
+    from audiomae_hf import AudioMAEConfig
+
+    config = AudioMAEConfig(**sizes.config_fields)
+    flops_per_clip = 3 * pretraining_forward_flops(config, sizes.pretraining_batch) / sizes.pretraining_batch
+    variants = device_variants(device, compile_models)
+    rows = []
+    task = f"pretraining step (forward, backward, AdamW), batch {sizes.pretraining_batch}"
+    for variant in variants:
+        make_step = partial(_pretraining_step, sizes, variant, device)
+        row = _device_row(task, variant.name, make_step, sizes.pretraining_batch, device, sizes, "", variant.compiled)
+        if "clips_per_second" in row and peak_tflops:
+            utilisation = row["clips_per_second"] * flops_per_clip / (peak_tflops * 1e12)
+            row["notes"] = f"MFU {100 * utilisation:.1f}% ({flops_per_clip / 1e9:.4g} GFLOP per clip)"
+        rows.append(row)
+    task = f"classify {sizes.classifier_batch} x 10 s, inference"
+    # flex_attention's gain is in training; its kernel compiles for each new shape, which costs GPU time here.
+    for variant in (variant for variant in variants if variant.attention != "flex_attention"):
+        make_step = partial(_classification, sizes, variant, device)
+        rows.append(
+            _device_row(task, variant.name, make_step, sizes.classifier_batch, device, sizes, "", variant.compiled)
+        )
+    task = f"fbank, {sizes.fbank_batch} x {sizes.fbank_seconds} s at 16 kHz"
+    for implementation, on_device, notes in (
+        ("AudioMAEFeatureExtractor, waveforms already on the device", True, ""),
+        ("AudioMAEFeatureExtractor, numpy clips (as the collator passes them)", False, "copy to device included"),
+    ):
+        make_step = partial(_fbank, sizes.fbank_batch, sizes.fbank_seconds, device, on_device)
+        rows.append(_device_row(task, implementation, make_step, sizes.fbank_batch, device, sizes, notes))
+    for row in rows:
+        # speed relative to the first variant of the task, when both ran
+        baseline = next(other for other in rows if other["task"] == row["task"])
+        row["ratio"] = baseline.get("seconds", math.nan) / row.get("seconds", math.nan)
+    return rows, flops_per_clip
+
+
+def epochs_projection(rows: list[dict], clips: float = 2e6, epochs: int = 32, gpus: int = 8) -> str:
+    """The paper's AudioSet-2M pretraining, from the fastest pretraining step, assuming linear scaling."""
+    steps = [row for row in rows if row["task"].startswith("pretraining step") and "clips_per_second" in row]
+    if not steps:
+        return "Projection: no pretraining variant ran."
+    fastest = max(steps, key=lambda row: row["clips_per_second"])
+    hours = epochs * clips / (gpus * fastest["clips_per_second"]) / 3600
+    return (
+        f"Projection: {epochs} epochs of {clips / 1e6:g}M clips on {gpus} such devices: {hours:.2f} hours "
+        f"(fastest variant '{fastest['implementation']}', {fastest['clips_per_second']:.0f} clips/s per device; "
+        "assumes linear scaling and an input pipeline that keeps up)"
+    )
+
+
+def run_device_benchmarks(args) -> None:
+    device = torch.device(args.device)
+    sizes = TINY_SIZES if args.tiny else FULL_SIZES
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 rows measure float32
+        print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {name}")
+    else:
+        name = f"CPU ({os.cpu_count()} CPUs, {torch.get_num_threads()} threads)"
+        print(f"torch {torch.__version__}, {name}")
+    peak = (name, args.peak_tflops) if args.peak_tflops else peak_bf16_tflops(name)
+    if peak:
+        print(f"MFU against {peak[1]:g} TFLOP/s peak dense bf16 ('{peak[0]}')")
+    else:
+        print(f"No peak bf16 rate known for '{name}': pass --peak-tflops for MFU")
+    rows, flops_per_clip = device_rows(device, sizes, args.compile, peak[1] if peak else None)
+    from audiomae_hf import AudioMAEConfig
+
+    config = AudioMAEConfig(**sizes.config_fields)
+    batch = sizes.pretraining_batch
+    analytic = pretraining_forward_flops(config, batch) / batch
+    counted = counted_forward_flops(config, batch) / batch
+    print(
+        f"Pretraining forward FLOPs per clip: {analytic / 1e9:.4g} G analytic, {counted / 1e9:.4g} G counted by "
+        f"torch.utils.flop_counter; a step counts 3x: {flops_per_clip / 1e9:.4g} GFLOP per clip"
+    )
+    print(format_table(rows))
+    print(epochs_projection(rows))
+
+
 # name: (factory of the measured call, timed repeats after the first call)
 MEASURED = {
     "audiomae_feature_extractor": (_audiomae_extractor_run, 7),
@@ -178,25 +728,41 @@ MEASURED = {
     "ast_classifier": (_ast_classifier_run, 3),
     "pretraining_step_eager": (_pretraining_step_run("eager"), 2),
     "pretraining_step_sdpa": (_pretraining_step_run("sdpa"), 2),
+    **{
+        f"decoding_{implementation}{'_fbank' if with_fbank else ''}": (_decoding_runs(implementation, with_fbank), 5)
+        for implementation in DECODERS
+        for with_fbank in (False, True)
+    },
+    **{f"input_pipeline_{workers}_workers": (_input_pipeline_run(workers), 3) for workers in (0, 1, 2)},
 }
 
-BENCHMARKS = [feature_extraction_rows, classifier_inference_rows, pretraining_step_rows]
+BENCHMARKS = [
+    feature_extraction_rows,
+    decoding_rows,
+    input_pipeline_rows,
+    classifier_inference_rows,
+    pretraining_step_rows,
+]
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ["task", "implementation", "median time", "best time", "speed ratio", "peak memory", "notes"]
-    lines = [
-        [
+    header = ["task", "implementation", "median time", "best time", "clips/s", "speed ratio", "peak memory", "notes"]
+
+    def cells(row: dict) -> list[str]:
+        if "error" in row:
+            return [row["task"], row["implementation"], "failed", "", "", "", "", row["error"]]
+        return [
             row["task"],
             row["implementation"],
             f"{row['seconds'] * 1000:.1f} ms",
             f"{row['best_seconds'] * 1000:.1f} ms" if "best_seconds" in row else "",
-            f"{row['ratio']:.1f}x",
-            f"{row['peak_mib']:.0f} MiB",
+            f"{row['clips_per_second']:.0f}" if "clips_per_second" in row else "",
+            f"{row['ratio']:.1f}x" if math.isfinite(row["ratio"]) else "",
+            f"{row['peak_mib']:.0f} MiB" if "peak_mib" in row else "",
             row.get("notes", ""),
         ]
-        for row in rows
-    ]
+
+    lines = [cells(row) for row in rows]
     widths = [max(len(cells[column]) for cells in [header, *lines]) for column in range(len(header))]
     separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     rendered = [
@@ -212,11 +778,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--measure", choices=sorted(MEASURED), help=argparse.SUPPRESS)
+    device = parser.add_argument_group("device mode: the model and fbank on a training device")
+    device.add_argument("--device", help="e.g. cuda: pretraining step with MFU, inference, fbank on that device")
+    device.add_argument("--tiny", action="store_true", help="tiny model and batches (a quick check of the mode)")
+    device.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile rows")
+    device.add_argument("--peak-tflops", type=float, help="the device's peak dense bf16 TFLOP/s, if not in the table")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     if args.measure:
         _measure(args.measure)
+        return
+    if args.device:
+        if args.only:
+            parser.error("--only selects CPU benchmarks; --device runs the device benchmarks")
+        run_device_benchmarks(args)
         return
     rows = []
     for benchmark in BENCHMARKS:
