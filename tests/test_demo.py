@@ -70,13 +70,18 @@ def test_the_demo_saves_a_complete_classifier_folder_with_its_card(demo, quick_r
     card = ModelCard.load(classifier_dir / "README.md")
     assert (card.data.library_name, card.data.pipeline_tag) == ("transformers", "audio-classification")
     assert card.data.eval_results[0].metric_value == summary["accuracies"]["fine-tuned"]
+    assert card.data.license == "apache-2.0"
+    assert str(output_dir) not in card.content
 
 
 def test_the_demo_saves_the_pretrained_model_with_its_card(quick_run):
     output_dir, _ = quick_run
     pretrained_dir = output_dir / "pretrained"
     assert (pretrained_dir / "model.safetensors").is_file()
-    assert "masked-autoencoder" in ModelCard.load(pretrained_dir / "README.md").data.tags
+    card = ModelCard.load(pretrained_dir / "README.md")
+    assert "masked-autoencoder" in card.data.tags
+    assert (card.data.license, card.data.pipeline_tag) == ("apache-2.0", "feature-extraction")
+    assert str(output_dir) not in card.content
 
 
 def test_the_demo_classifies_held_out_files_with_the_pipeline(demo, quick_run):
