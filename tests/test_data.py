@@ -17,6 +17,7 @@ from audiomae_hf import AudioMAEFeatureExtractor
 from audiomae_hf.audio_decoding import AudioDecodingError, load_waveform
 from audiomae_hf.augmentation import (
     TrainingAugmentation,
+    noise_and_shift,
     normalised_units,
     roll_and_gain,
     scaled_mask_width,
@@ -338,6 +339,31 @@ def test_roll_and_gain_rolls_each_clip_and_shifts_it_by_a_constant():
         torch.testing.assert_close(clip, rolled + constant)
         # a gain g in [0.5, 1.5] adds 2 ln g to the log-mel power, times the normalisation scale
         assert 0.5 * 2 * np.log(0.5) <= constant <= 0.5 * 2 * np.log(1.5)
+
+
+def test_noise_and_shift_adds_at_most_a_tenth_and_shifts_each_clip_by_at_most_ten_frames():
+    torch.manual_seed(0)
+    input_values = torch.randn(16, 60, 4)
+    augmented = noise_and_shift(input_values)
+    shifts = []
+    for clip, original in zip(augmented, input_values, strict=True):
+        # the release's `noise`: uniform noise in [0, level), level < 0.1, then a cyclic shift in [-10, 10)
+        candidates = {shift: clip - torch.roll(original, shift, dims=0) for shift in range(-10, 10)}
+        shift, noise = min(candidates.items(), key=lambda item: item[1].abs().max().item())
+        assert 0 <= noise.min() and noise.max() < 0.1
+        shifts.append(shift)
+    assert len(set(shifts)) > 1  # drawn per clip
+
+
+def test_the_noise_option_adds_noise_after_spec_augment():
+    torch.manual_seed(0)
+    batch = {"input_values": torch.zeros(4, 64, 8), "labels": torch.tensor([0, 1, 0, 1])}
+    augmentation = TrainingAugmentation(log_gain_scale=1.0, mask_fill_value=-5.0, max_time_mask=32, noise=True)
+    assert not augmentation.is_identity
+    augmented = augmentation(batch)["input_values"]
+    # masked frames (-5) got noise too, so no value equals the fill value exactly, and none moved more than 0.1
+    assert (augmented != -5.0).all()
+    assert ((augmented >= -5.0) & (augmented < -4.9) | (augmented >= 0) & (augmented < 0.1)).all()
 
 
 def test_label_names_file_fixes_the_classes_and_their_order(folder, tmp_path):

@@ -44,10 +44,28 @@ def roll_and_gain(input_values: torch.Tensor, log_gain_scale: float) -> torch.Te
     batch_size, num_frames, _ = input_values.shape
     shifts = torch.randint(0, num_frames, (batch_size,))
     gains = torch.distributions.Beta(10.0, 10.0).sample((batch_size,)) + 0.5
-    frame = (torch.arange(num_frames)[None, :] - shifts[:, None]) % num_frames  # [B, T]
-    rolled = torch.gather(input_values, 1, frame.to(input_values.device)[..., None].expand_as(input_values))
     offsets = (2.0 * log_gain_scale * gains.log()).to(input_values)
-    return rolled + offsets[:, None, None]
+    return roll_in_time(input_values, shifts) + offsets[:, None, None]
+
+
+def roll_in_time(input_values: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Each clip's spectrogram rolled cyclically in time by its own number of frames, `shifts` [B]."""
+    num_frames = input_values.shape[1]
+    frame = (torch.arange(num_frames)[None, :] - shifts[:, None]) % num_frames  # [B, T]
+    return torch.gather(input_values, 1, frame.to(input_values.device)[..., None].expand_as(input_values))
+
+
+def noise_and_shift(input_values: torch.Tensor, max_shift: int = 10) -> torch.Tensor:
+    """
+    The release's `noise` augmentation (its Speech Commands and VoxCeleb setting, "N" in the paper's Table 3), on the
+    normalised fbank: uniform noise in [0, level) with a level drawn per clip in [0, 0.1), then a cyclic shift in time
+    by a whole number of frames in [-max_shift, max_shift).
+    """
+    batch_size = input_values.shape[0]
+    levels = torch.rand(batch_size) / 10
+    noise = torch.rand(input_values.shape) * levels[:, None, None]
+    shifts = torch.randint(-max_shift, max_shift, (batch_size,))
+    return roll_in_time(input_values + noise.to(input_values), shifts)
 
 
 def mixup(
@@ -96,7 +114,8 @@ def spec_augment(
 class TrainingAugmentation:
     """
     The release's per-clip training augmentations, applied to a collated batch (normalised fbank) in the order the
-    release applies them: random roll and gain, mixup, then SpecAugment. Everything draws from torch's global RNG.
+    release applies them: random roll and gain, mixup, SpecAugment, then noise and shift. Everything draws from torch's
+    global RNG.
     """
 
     log_gain_scale: float
@@ -106,10 +125,13 @@ class TrainingAugmentation:
     num_labels: int | None = None
     max_frequency_mask: int = 0
     max_time_mask: int = 0
+    noise: bool = False
 
     @property
     def is_identity(self) -> bool:
-        return not (self.roll_mag_aug or self.mixup > 0 or self.max_frequency_mask > 0 or self.max_time_mask > 0)
+        return not (
+            self.roll_mag_aug or self.mixup > 0 or self.max_frequency_mask > 0 or self.max_time_mask > 0 or self.noise
+        )
 
     def __call__(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = dict(inputs)
@@ -124,5 +146,7 @@ class TrainingAugmentation:
             input_values = spec_augment(
                 input_values, self.max_frequency_mask, self.max_time_mask, self.mask_fill_value
             )
+        if self.noise:
+            input_values = noise_and_shift(input_values)
         inputs["input_values"] = input_values
         return inputs

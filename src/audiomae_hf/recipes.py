@@ -104,6 +104,10 @@ _AUDIOSET_FBANK = {
     "fbank_std": Setting(4.5689974, f"{PAPER_TABLE} (4.569); digits from release main_finetune_as.py:250"),
 }
 _NOT_MULTI_LABEL = Setting(False, f"{PAPER_TABLE}: multilabel False")
+_NOISE = Setting(
+    True, f"{PAPER_TABLE}: augmentation N; release dataset.py:301-303 (noise, then a shift of <= 10 frames)"
+)
+_NO_NOISE = Setting(False, f"{PAPER_TABLE}: no augmentation N")
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
@@ -132,6 +136,7 @@ RECIPES: dict[str, Recipe] = {
                 ),
                 "warmup_steps": _warmup(20, 100, "10 warm-up epochs (submit_ft_mask_bal.sh:56)"),
                 "mixup": Setting(0.5, PAPER_TABLE),
+                "noise": _NO_NOISE,
                 "class_balanced_sampling": Setting(
                     True,
                     f"{PAPER_TABLE} and §4.3: weighted sampling",
@@ -159,6 +164,7 @@ RECIPES: dict[str, Recipe] = {
                 "warmup_steps": _warmup(4, 60),
                 "mixup": Setting(0.5, PAPER_TABLE),
                 "class_balanced_sampling": Setting(False, f"{PAPER_TABLE} and §4.3: no weighted sampling"),
+                "noise": _NO_NOISE,
                 "freqm": Setting(48, f"{PAPER_TABLE}: SpecAug 192/48 (time/frequency)"),
                 "timem": Setting(192, f"{PAPER_TABLE}: SpecAug 192/48 (time/frequency)"),
                 "target_length": Setting(1024, "paper App. B: 10 s, 1024 x 128 input"),
@@ -183,6 +189,7 @@ RECIPES: dict[str, Recipe] = {
                 "warmup_steps": _warmup(4, 60, "5 warm-up epochs of 50 (main_finetune_esc.py:78)"),
                 "mixup": Setting(0.0, PAPER_TABLE),
                 "class_balanced_sampling": Setting(False, PAPER_TABLE),
+                "noise": _NO_NOISE,
                 "freqm": Setting(
                     24,
                     f"{PAPER_TABLE}: SpecAug 96/24 (time/frequency)",
@@ -217,6 +224,7 @@ RECIPES: dict[str, Recipe] = {
                 "warmup_steps": _warmup(4, 60),
                 "mixup": Setting(0.5, f"{PAPER_TABLE} (with BCE, as mixed targets are trained here)"),
                 "class_balanced_sampling": Setting(False, PAPER_TABLE),
+                "noise": _NOISE,
                 "freqm": Setting(48, f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)"),
                 "timem": Setting(
                     48,
@@ -247,6 +255,7 @@ RECIPES: dict[str, Recipe] = {
                 "mixup": Setting(0.5, f"{PAPER_TABLE} (with BCE, as mixed targets are trained here)"),
                 # The paper balances SPC-1 by repeating clips (Table 3, note *): prepare_downstream_data does that.
                 "class_balanced_sampling": Setting(False, f"{PAPER_TABLE}: False*, balanced by repetition instead"),
+                "noise": _NOISE,
                 "freqm": Setting(48, f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)"),
                 "timem": Setting(48, f"{PAPER_TABLE}: SpecAug 48/48 (time/frequency)"),
                 "target_length": Setting(128, "paper App. B: 1 s, 128 x 128 input"),
@@ -270,6 +279,7 @@ RECIPES: dict[str, Recipe] = {
                 "warmup_steps": _warmup(4, 60),
                 "mixup": Setting(0.0, PAPER_TABLE),
                 "class_balanced_sampling": Setting(False, PAPER_TABLE),
+                "noise": _NOISE,
                 "freqm": Setting(48, f"{PAPER_TABLE}: SpecAug 192/48 (time/frequency)"),
                 "timem": Setting(192, f"{PAPER_TABLE}: SpecAug 192/48 (time/frequency)"),
                 "target_length": Setting(1024, "paper App. B: 10 s, 1024 x 128 input"),

@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         num_labels=len(label_space.names),
         max_frequency_mask=scaled_mask_width(training_args.freqm, config.num_mel_bins, REFERENCE_MEL_BINS),
         max_time_mask=scaled_mask_width(training_args.timem, feature_extractor.target_length, REFERENCE_FRAMES),
+        noise=training_args.noise,
     )
     trainer = AudioMAETrainer(
         model=model,

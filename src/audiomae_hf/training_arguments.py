@@ -165,6 +165,13 @@ class FineTuningArguments(RecipeTrainingArguments):
     roll_mag_aug: bool = field(
         default=True, metadata={"help": "Random time roll and gain (Beta(10, 10) + 0.5) of each training clip."}
     )
+    noise: bool = field(
+        default=False,
+        metadata={
+            "help": "Uniform noise (level up to 0.1 of the normalised fbank) and a shift of up to 10 frames on each "
+            "training clip, as the release trains Speech Commands and VoxCeleb."
+        },
+    )
     class_balanced_sampling: bool = field(
         default=False,
         metadata={"help": "Draw training clips with replacement, weighted by the sum of 1 / count of their labels."},
