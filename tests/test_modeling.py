@@ -419,7 +419,14 @@ def test_noise_of_the_wrong_shape_raises_a_value_error():
         (dict(decoder_window_size=(3, 4)), "decoder_window_size time side 3 does not divide"),
         (dict(decoder_shift_size=(4, 0)), r"must lie in \[0, 4\)"),
         (dict(mask_ratio=1.5), r"mask_ratio=1.5 is a probability and must lie in \[0, 1\]"),
-        (dict(decoder_attention="dense"), "expected 'local' or 'global'"),
+        (dict(decoder_attention="dense"), "decoder_attention='dense': expected one of 'local', 'local_no_shift'"),
+        (
+            dict(decoder_attention="hybrid", decoder_num_global_layers=17),
+            r"decoder_num_global_layers=17 must be a whole number of blocks in \[0, decoder_num_hidden_layers=16\]",
+        ),
+        (dict(decoder_attention="hybrid", decoder_num_global_layers=-1), "decoder_num_global_layers=-1"),
+        (dict(decoder_attention="hybrid", decoder_num_global_layers=1.5), "decoder_num_global_layers=1.5"),
+        (dict(decoder_attention="local_no_shift", decoder_window_size=(3, 2)), "decoder_window_size time side 3"),
     ],
 )
 def test_invalid_configs_raise_a_value_error_saying_what_to_change(overrides, message):
