@@ -136,7 +136,7 @@ def test_a_decoder_without_windows_is_the_global_decoder():
 def test_masking_and_loss_recipe_come_from_the_training_arguments():
     args = argparse.Namespace(mask_ratio=0.7, norm_pix_loss=False, no_shift=True)
     config = config_from_official(shapes_only("pretrained", "small"), args, num_attention_heads=SMALL_HEADS)
-    assert (config.mask_ratio, config.norm_pix_loss, config.decoder_shift_size) == (0.7, False, (0, 0))
+    assert (config.mask_ratio, config.norm_pix_loss, config.decoder_attention) == (0.7, False, "local_no_shift")
 
 
 def test_audioset_classifier_gets_the_527_class_names_and_multi_label_loss(finetuned_folder):
