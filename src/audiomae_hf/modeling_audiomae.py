@@ -2,6 +2,9 @@
 
 Inputs are log-mel spectrograms `input_values` of shape [batch, time, frequency] (what `AudioMAEFeatureExtractor`
 returns), cut into square patches. Tokens run time-major: patch (t, f) is token t * frequency_patches + f.
+
+Needs transformers >= 5.4 (dataclass configs; `capture_outputs` appeared in 5.2), also where a saved folder runs as
+remote code.
 """
 
 import math
@@ -328,7 +331,8 @@ class AudioMAELayer(GradientCheckpointingLayer):
 class AudioMAEEncoder(nn.Module):
     def __init__(self, config: AudioMAEConfig):
         super().__init__()
-        drop_path_rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers).tolist()
+        # On the CPU explicitly: from_pretrained may build the model under a meta-device context, where .tolist() fails.
+        drop_path_rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers, device="cpu").tolist()
         self.layer = nn.ModuleList(
             AudioMAELayer(config, config.hidden_size, config.num_attention_heads, rate) for rate in drop_path_rates
         )
@@ -680,9 +684,11 @@ class AudioMAEDecoder(AudioMAEPreTrainedModel):
     """
 
     _can_record_outputs = {
-        # Recorded on both block kinds, in the order they run (a hybrid decoder has both).
+        # Recorded on both block kinds, in the order they run (a hybrid decoder has both). One recorder with a tuple
+        # of classes, not a list of two: transformers 5.4-5.x reads a two-recorder "attentions" list as self- and
+        # cross-attentions and splits them.
         "hidden_states": OutputRecorder((AudioMAESwinLayer, AudioMAELayer), index=0),
-        "attentions": [AudioMAEWindowAttention, AudioMAEAttention],
+        "attentions": OutputRecorder((AudioMAEWindowAttention, AudioMAEAttention), index=1),
     }
 
     def __init__(self, config: AudioMAEConfig):
