@@ -609,7 +609,8 @@ def test_bfloat16_pipeline_classifies_like_the_float32_one(tmp_path):
 
 def test_bf16_trainer_run_has_finite_decreasing_loss(tmp_path):
     """Trainer with bf16=True on CPU (autocast), 8 steps on 8 fixed clips. Measured: loss 1.33 at the first step,
-    0.05 at the last."""
+    0.05 at the last (the bf16 losses differ from a float32 run's from the first step: autocast is on). fp16=True is
+    not tested here: on CPU accelerate does not autocast to fp16, its losses equal the float32 run's."""
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
@@ -683,7 +684,7 @@ def test_every_decoder_variant_trains_saves_and_loads(tmp_path, decoder_attentio
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, noise = spectrogram(), noise_for(config)
     losses = []
-    for _ in range(10):
+    for _ in range(5):
         loss = model(x, noise=noise).loss
         optimizer.zero_grad()
         loss.backward()
