@@ -501,18 +501,30 @@ def test_return_dict_false_returns_the_output_fields_as_a_tuple(model_class):
 
 
 @pytest.mark.parametrize(
-    "model_class,decoder_attention",
-    [(AudioMAEForAudioClassification, "local"), (AudioMAEForPreTraining, "hybrid")],
+    "model_class,overrides,training",
+    [
+        (AudioMAEForAudioClassification, {}, False),
+        (AudioMAEForAudioClassification, {}, True),  # with time and frequency masking
+        (AudioMAEForPreTraining, dict(decoder_attention="hybrid", decoder_num_global_layers=1), False),
+        (AudioMAEForPreTraining, dict(mask_mode="time_frequency"), True),
+    ],
+    ids=["classifier", "classifier-training", "pretraining-hybrid", "pretraining-time-frequency-training"],
 )
-def test_forward_compiles_as_one_graph(model_class, decoder_attention):
+def test_forward_compiles_as_one_graph(model_class, overrides, training):
     """What `_can_compile_fullgraph = True` promises: dynamo traces the forward without a graph break."""
-    config = tiny_config(decoder_attention=decoder_attention, decoder_num_global_layers=1)
-    model = seeded(model_class, config)
-    kwargs = {"noise": noise_for(config)} if model_class is AudioMAEForPreTraining else {}
+    config = tiny_config(decoder_position_bias_dropout=0.0, **overrides)
+    model = seeded(model_class, config).train(training)
+    if model_class is AudioMAEForPreTraining:
+        noise = torch.rand(2, sum(config.patch_grid) if training else config.num_patches)
+        kwargs = {"noise": noise}
+    else:
+        kwargs = {}
     torch._dynamo.reset()
     compiled = torch.compile(model, fullgraph=True, backend="eager")
-    with torch.no_grad():
-        expected, ours = model(spectrogram(), **kwargs), compiled(spectrogram(), **kwargs)
+    torch.manual_seed(1)
+    expected = model(spectrogram(), **kwargs)
+    torch.manual_seed(1)
+    ours = compiled(spectrogram(), **kwargs)
     torch.testing.assert_close(ours.logits, expected.logits)
 
 

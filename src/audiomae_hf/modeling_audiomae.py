@@ -162,13 +162,16 @@ def time_frequency_masking(
     """
     time_patches, frequency_patches = grid
     time_noise, frequency_noise = noise[:, :time_patches], noise[:, time_patches:]
-    keep_time = _keep_lowest(time_noise, int(time_patches * (1 - time_prob)))
-    keep_frequency = _keep_lowest(frequency_noise, int(frequency_patches * (1 - frequency_prob)))
+    num_keep_time = int(time_patches * (1 - time_prob))
+    num_keep_frequency = int(frequency_patches * (1 - frequency_prob))
+    keep_time = _keep_lowest(time_noise, num_keep_time)
+    keep_frequency = _keep_lowest(frequency_noise, num_keep_frequency)
     visible = (keep_time[:, :, None] & keep_frequency[:, None, :]).flatten(1)
     mask = (~visible).float()
     # A stable sort on the mask lists visible patches first, each group in grid order.
     ids_shuffle = torch.argsort(mask, dim=1, stable=True)
-    num_keep = int(visible[0].sum())
+    # Counted from the shapes, not from `visible`: a data-dependent count would break torch.compile's graph.
+    num_keep = num_keep_time * num_keep_frequency
     return ids_shuffle[:, :num_keep], mask, torch.argsort(ids_shuffle, dim=1)
 
 
