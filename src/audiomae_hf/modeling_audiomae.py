@@ -688,8 +688,8 @@ class AudioMAEDecoder(AudioMAEPreTrainedModel):
 
     _can_record_outputs = {
         # Recorded on both block kinds, in the order they run (a hybrid decoder has both). One recorder with a tuple
-        # of classes, not a list of two: transformers 5.4-5.x reads a two-recorder "attentions" list as self- and
-        # cross-attentions and splits them.
+        # of classes, not a list of two: transformers 5.4 to 5.10 at least split a two-entry "attentions" list into
+        # self- and cross-attentions.
         "hidden_states": OutputRecorder((AudioMAESwinLayer, AudioMAELayer), index=0),
         "attentions": OutputRecorder((AudioMAEWindowAttention, AudioMAEAttention), index=1),
     }
