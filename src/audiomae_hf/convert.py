@@ -532,7 +532,8 @@ def convert_checkpoint(
 
     The folder is written next to `output_dir` under a temporary name, reloaded and compared tensor by tensor with
     the converted model, and only then moved into place: a failure at any step leaves no `output_dir` behind.
-    `output_dir` must not exist yet (or be empty).
+    `output_dir` must not exist yet (or be empty). A conversion killed outright (`kill -9`) cannot clean up its
+    `.NAME.partial-HOST-PID-*` folder; the next conversion into the same `output_dir` removes it.
     """
     output_dir = Path(output_dir)
     if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
