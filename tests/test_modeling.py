@@ -550,8 +550,9 @@ def cast_with(model, how: str, dtype: torch.dtype):
 @pytest.mark.parametrize("how", ["from_pretrained", "to", "method"])
 @pytest.mark.parametrize("model_class", [AudioMAEModel, AudioMAEForPreTraining, AudioMAEForAudioClassification])
 def test_half_precision_models_take_float32_features(tmp_path, model_class, how, dtype):
-    """Every way of making a bf16/fp16 model runs on the feature extractor's float32 output, tables included
-    (before: 'Input type (float) and bias type (c10::BFloat16) should be the same' for all 18 cases)."""
+    """Every way of making a bf16/fp16 model runs on the feature extractor's float32 output, tables included.
+    Before: from_pretrained(dtype=bfloat16), .to(bfloat16) and .half() all failed, for all three classes, with
+    'Input type (float) and bias type (c10::BFloat16) should be the same'."""
     config = tiny_config()
     seeded(model_class, config).save_pretrained(tmp_path)
     if how == "from_pretrained":
@@ -565,6 +566,13 @@ def test_half_precision_models_take_float32_features(tmp_path, model_class, how,
     assert main_output.dtype == dtype and torch.isfinite(main_output).all()
     if model_class is AudioMAEForPreTraining:
         assert outputs.loss.dtype == torch.float32
+
+
+def test_output_flags_default_to_the_config():
+    model = seeded(AudioMAEModel, tiny_config(output_hidden_states=True))
+    outputs = model(spectrogram())
+    assert len(outputs.hidden_states) == 3 and outputs.attentions is None
+    assert model(spectrogram(), output_hidden_states=False).hidden_states is None
 
 
 def test_losses_are_computed_in_float32_in_a_bfloat16_model():
