@@ -3,18 +3,24 @@
 import argparse
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from huggingface_hub import HfApi
 from official_weights import SHAPES, make_official_state_dict, official_parameter_shapes
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForAudioClassification, AutoModelForPreTraining
 
 from audiomae_hf import AudioMAEForAudioClassification, AudioMAEForPreTraining, AudioMAEModel
+from audiomae_hf import convert as convert_module
 from audiomae_hf.convert import (
     CheckpointError,
     config_from_official,
@@ -22,6 +28,7 @@ from audiomae_hf.convert import (
     convert_official_state_dict,
     hf_to_official_state_dict,
     official_to_hf_state_dict,
+    remove_stale_staging_folders,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +143,7 @@ def test_a_decoder_without_windows_is_the_global_decoder():
 def test_masking_and_loss_recipe_come_from_the_training_arguments():
     args = argparse.Namespace(mask_ratio=0.7, norm_pix_loss=False, no_shift=True)
     config = config_from_official(shapes_only("pretrained", "small"), args, num_attention_heads=SMALL_HEADS)
-    assert (config.mask_ratio, config.norm_pix_loss, config.decoder_shift_size) == (0.7, False, (0, 0))
+    assert (config.mask_ratio, config.norm_pix_loss, config.decoder_attention) == (0.7, False, "local_no_shift")
 
 
 def test_audioset_classifier_gets_the_527_class_names_and_multi_label_loss(finetuned_folder):
@@ -364,3 +371,142 @@ def test_push_to_hub_uploads_the_converted_folder(pretrained_pth, tmp_path, monk
     assert uploads[1][:2] == ("upload_folder", "me/audiomae-as2m")
     assert {"README.md", "config.json", "model.safetensors", "preprocessor_config.json"} <= set(uploads[1][2])
     assert "license: cc-by-nc-4.0" in uploads[2][1] and "me/audiomae-as2m" in uploads[2][1]
+
+
+# --- what each official tensor becomes ----------------------------------------------------------------------------------
+
+
+# The role each official block tensor plays, restated from the official models (not from convert.py's rules), so a
+# swap of two same-shaped rules (norm1 / norm2) fails here and not only in the parity goldens.
+ENCODER_BLOCK_ROLES = {
+    "norm1.weight": "layernorm_before.weight",  # pre-norm: before attention
+    "norm2.weight": "layernorm_after.weight",  # before the MLP
+    "attn.qkv.weight": "attention.qkv.weight",
+    "attn.proj.weight": "attention.proj.weight",
+    "mlp.fc1.weight": "mlp.fc1.weight",
+    "mlp.fc2.weight": "mlp.fc2.weight",
+}
+LOCAL_DECODER_BLOCK_ROLES = {
+    "norm1.weight": "attention_output_norm.weight",  # post-norm: on the attention output
+    "norm2.weight": "mlp_output_norm.weight",  # on the MLP output
+    "attn.meta_mlp.fc1.weight": "attention.position_bias_mlp.fc1.weight",
+    "attn.meta_mlp.fc2.weight": "attention.position_bias_mlp.fc2.weight",
+    "attn.tau": "attention.tau",
+    "mlp.fc1.weight": "mlp.fc1.weight",
+    "mlp.fc2.weight": "mlp.fc2.weight",
+}
+
+
+def test_every_block_tensor_lands_on_the_module_that_plays_its_official_role():
+    official = make_official_state_dict("pretrained", "small", seed=1)
+    ours = convert_official_state_dict(official, num_attention_heads=SMALL_HEADS).state_dict()
+    for official_name, our_name in ENCODER_BLOCK_ROLES.items():
+        assert torch.equal(ours[f"audiomae.encoder.layer.1.{our_name}"], official[f"blocks.1.{official_name}"])
+    for official_name, our_name in LOCAL_DECODER_BLOCK_ROLES.items():
+        assert torch.equal(ours[f"decoder.layer.3.{our_name}"], official[f"decoder_blocks.3.{official_name}"])
+
+
+def official_encoder_block(state: dict, prefix: str, x: torch.Tensor, heads: int) -> torch.Tensor:
+    """A pre-norm ViT block written from the official names: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+
+    def weights(name):
+        return state[f"{prefix}{name}.weight"], state[f"{prefix}{name}.bias"]
+
+    batch, length, width = x.shape
+    qkv = F.linear(F.layer_norm(x, (width,), *weights("norm1"), eps=1e-6), *weights("attn.qkv"))
+    q, k, v = qkv.view(batch, length, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+    attention = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, length, width)
+    x = x + F.linear(attention, *weights("attn.proj"))
+    hidden = F.gelu(F.linear(F.layer_norm(x, (width,), *weights("norm2"), eps=1e-6), *weights("mlp.fc1")))
+    return x + F.linear(hidden, *weights("mlp.fc2"))
+
+
+def test_converted_encoder_block_computes_the_official_block():
+    official = make_official_state_dict("finetuned", "small", seed=1)
+    model = convert_official_state_dict(official, num_attention_heads=SMALL_HEADS)
+    x = torch.randn(2, 9, 192, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours = model.audiomae.encoder.layer[0](x)
+    torch.testing.assert_close(ours, official_encoder_block(official, "blocks.0.", x, SMALL_HEADS))
+
+
+# --- damaged checkpoints and killed conversions ------------------------------------------------------------------------
+
+
+def test_checkpoint_with_a_nan_weight_is_refused_naming_the_tensor(tmp_path):
+    checkpoint = official_checkpoint("pretrained")
+    checkpoint["model"]["blocks.1.mlp.fc2.weight"][0, 0] = float("nan")
+    torch.save(checkpoint, tmp_path / "nan.pth")
+    # Before: "The weights saved in ... differ from the converted model's", naming no tensor.
+    assert_refused_without_output(
+        tmp_path / "nan.pth", tmp_path, r"NaN or infinite values: \['blocks.1.mlp.fc2.weight'\]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (dict(mask_ratio="0.8"), "args.mask_ratio='0.8' is a str, expected a float"),
+        (dict(mask_ratio=0.8, norm_pix_loss="False"), "args.norm_pix_loss='False' is a str, expected a bool"),
+        (dict(no_shift="True"), "args.no_shift='True' is a str, expected a bool"),
+        (dict(mask_2d=True, mask_t_prob=[0.3], mask_f_prob=0.3), r"args.mask_t_prob=\[0.3\] is a list"),
+    ],
+)
+def test_training_arguments_of_the_wrong_type_are_refused_naming_the_field(tmp_path, args, message):
+    # Before: a raw TypeError for mask_ratio, and norm_pix_loss="False" silently read as True.
+    torch.save(official_checkpoint("pretrained", **args), tmp_path / "typed.pth")
+    assert_refused_without_output(tmp_path / "typed.pth", tmp_path, message)
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["sleep", "60"])
+    process.kill()
+    process.wait()
+    return process.pid
+
+
+def test_staging_folder_of_a_conversion_killed_with_sigkill_is_removed_by_the_next_run(pretrained_pth, tmp_path):
+    slow_conversion = textwrap.dedent(
+        f"""
+        import time
+        import audiomae_hf.convert as convert
+
+        def write_slowly(model, folder, **kwargs):
+            (folder / "model.safetensors").write_bytes(b"half written")
+            time.sleep(600)
+
+        convert.write_model_folder = write_slowly
+        convert.convert_checkpoint({str(pretrained_pth)!r}, {str(tmp_path / "model")!r}, num_attention_heads=3)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", slow_conversion])
+    try:
+        for _ in range(600):
+            staging = [path for path in tmp_path.iterdir() if path.name.startswith(".model.partial-")]
+            if staging and (staging[0] / "model.safetensors").exists():
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the conversion never started writing")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert [path.name for path in tmp_path.iterdir()] == [staging[0].name]  # what kill -9 leaves
+    convert_checkpoint(pretrained_pth, tmp_path / "model", num_attention_heads=SMALL_HEADS)
+    assert leftovers(tmp_path) == ["model"]
+
+
+def test_only_this_targets_staging_folders_of_dead_processes_are_removed(tmp_path):
+    host, dead = convert_module._HOST, dead_pid()
+    names = {
+        f".model.partial-{host}-{dead}-0123abcd": False,  # killed conversion into "model": removed
+        f".model.partial-{host}-{os.getpid()}-0123abcd": True,  # a live conversion
+        f".model.partial-otherhost-{dead}-0123abcd": True,  # another machine's, on a shared filesystem
+        f".other.partial-{host}-{dead}-0123abcd": True,  # another target
+        f".model.partial-{host}-{dead}-notours": True,  # not our naming
+    }
+    for name in names:
+        (tmp_path / name).mkdir()
+    removed = remove_stale_staging_folders(tmp_path / "model")
+    assert [path.name for path in removed] == [f".model.partial-{host}-{dead}-0123abcd"]
+    assert sorted(leftovers(tmp_path)) == sorted(name for name, kept in names.items() if kept)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from tiny_configs import tiny_config
 
 from audiomae_hf import AudioMAEConfig, AudioMAEForAudioClassification, AudioMAEForPreTraining, AudioMAEModel
@@ -419,7 +420,14 @@ def test_noise_of_the_wrong_shape_raises_a_value_error():
         (dict(decoder_window_size=(3, 4)), "decoder_window_size time side 3 does not divide"),
         (dict(decoder_shift_size=(4, 0)), r"must lie in \[0, 4\)"),
         (dict(mask_ratio=1.5), r"mask_ratio=1.5 is a probability and must lie in \[0, 1\]"),
-        (dict(decoder_attention="dense"), "expected 'local' or 'global'"),
+        (dict(decoder_attention="dense"), "decoder_attention='dense': expected one of 'local', 'local_no_shift'"),
+        (
+            dict(decoder_attention="hybrid", decoder_num_global_layers=17),
+            r"decoder_num_global_layers=17 must be a whole number of blocks in \[0, decoder_num_hidden_layers=16\]",
+        ),
+        (dict(decoder_attention="hybrid", decoder_num_global_layers=-1), "decoder_num_global_layers=-1"),
+        (dict(decoder_attention="hybrid", decoder_num_global_layers=1.5), "decoder_num_global_layers=1.5"),
+        (dict(decoder_attention="local_no_shift", decoder_window_size=(3, 2)), "decoder_window_size time side 3"),
     ],
 )
 def test_invalid_configs_raise_a_value_error_saying_what_to_change(overrides, message):
@@ -452,3 +460,365 @@ def test_config_round_trips_through_json(tmp_path):
     config.save_pretrained(tmp_path)
     loaded = AudioMAEConfig.from_pretrained(tmp_path)
     assert loaded.decoder_window_size == (2, 2) and loaded.to_dict() == config.to_dict()
+
+
+# Outputs as transformers records them
+
+
+def test_output_attentions_under_sdpa_are_the_eager_attentions():
+    """SDPA computes no attention probabilities; asking for them runs the eager kernel for that call."""
+    config = tiny_config()
+    outputs = {}
+    for implementation in ("eager", "sdpa"):
+        model = seeded(AudioMAEForPreTraining, tiny_config(_attn_implementation=implementation))
+        outputs[implementation] = model(spectrogram(), noise=noise_for(config), output_attentions=True)
+    for key in ("attentions", "decoder_attentions"):
+        assert len(outputs["sdpa"][key]) == 2 and all(torch.is_tensor(a) for a in outputs["sdpa"][key])
+        for sdpa, eager in zip(outputs["sdpa"][key], outputs["eager"][key], strict=True):
+            torch.testing.assert_close(sdpa, eager)
+
+
+def test_pretraining_records_encoder_and_decoder_hidden_states_separately():
+    config = tiny_config()
+    outputs = seeded(AudioMAEForPreTraining, config)(spectrogram(), noise=noise_for(config), output_hidden_states=True)
+    kept = 1 + int(config.num_patches * (1 - config.mask_ratio))
+    assert [h.shape for h in outputs.hidden_states] == [(2, kept, 32)] * 3
+    # The local decoder works on the 16 patch tokens only: its input, then each block's output.
+    assert [h.shape for h in outputs.decoder_hidden_states] == [(2, 16, 32)] * 3
+    assert outputs.attentions is None and outputs.decoder_attentions is None
+
+
+@pytest.mark.parametrize("model_class", [AudioMAEModel, AudioMAEForPreTraining, AudioMAEForAudioClassification])
+def test_return_dict_false_returns_the_output_fields_as_a_tuple(model_class):
+    config = tiny_config()
+    model = seeded(model_class, config)
+    kwargs = {"noise": noise_for(config)} if model_class is AudioMAEForPreTraining else {}
+    as_dict = model(spectrogram(), **kwargs)
+    as_tuple = model(spectrogram(), return_dict=False, **kwargs)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == len(as_dict.to_tuple())
+    for ours, expected in zip(as_tuple, as_dict.to_tuple(), strict=True):
+        assert torch.equal(ours, expected)
+
+
+@pytest.mark.parametrize(
+    "model_class,overrides,training",
+    [
+        (AudioMAEForAudioClassification, {}, False),
+        (AudioMAEForAudioClassification, {}, True),  # with time and frequency masking
+        (AudioMAEForPreTraining, dict(decoder_attention="hybrid", decoder_num_global_layers=1), False),
+        (AudioMAEForPreTraining, dict(mask_mode="time_frequency"), True),
+    ],
+    ids=["classifier", "classifier-training", "pretraining-hybrid", "pretraining-time-frequency-training"],
+)
+def test_forward_compiles_as_one_graph(model_class, overrides, training):
+    """What `_can_compile_fullgraph = True` promises: dynamo traces the forward without a graph break."""
+    config = tiny_config(decoder_position_bias_dropout=0.0, **overrides)
+    model = seeded(model_class, config).train(training)
+    if model_class is AudioMAEForPreTraining:
+        noise = torch.rand(2, sum(config.patch_grid) if training else config.num_patches)
+        kwargs = {"noise": noise}
+    else:
+        kwargs = {}
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    torch.manual_seed(1)
+    expected = model(spectrogram(), **kwargs)
+    torch.manual_seed(1)
+    ours = compiled(spectrogram(), **kwargs)
+    torch.testing.assert_close(ours.logits, expected.logits)
+
+
+# Mixed precision
+
+
+@pytest.fixture(scope="module")
+def classifier_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classifier")
+    seeded(
+        AudioMAEForAudioClassification, tiny_config(hidden_size=64, num_hidden_layers=4, num_labels=10)
+    ).save_pretrained(folder)
+    return folder
+
+
+def cast_with(model, how: str, dtype: torch.dtype):
+    if how == "to":
+        return model.to(dtype)
+    return model.half() if dtype is torch.float16 else model.bfloat16()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("how", ["from_pretrained", "to", "method"])
+@pytest.mark.parametrize("model_class", [AudioMAEModel, AudioMAEForPreTraining, AudioMAEForAudioClassification])
+def test_half_precision_models_take_float32_features(tmp_path, model_class, how, dtype):
+    """Every way of making a bf16/fp16 model runs on the feature extractor's float32 output, tables included.
+    Before: from_pretrained(dtype=bfloat16), .to(bfloat16) and .half() all failed, for all three classes, with
+    'Input type (float) and bias type (c10::BFloat16) should be the same'."""
+    config = tiny_config()
+    seeded(model_class, config).save_pretrained(tmp_path)
+    if how == "from_pretrained":
+        model = model_class.from_pretrained(tmp_path, dtype=dtype).eval()
+    else:
+        model = cast_with(model_class.from_pretrained(tmp_path).eval(), how, dtype)
+    kwargs = {"noise": noise_for(config)} if model_class is AudioMAEForPreTraining else {}
+    with torch.no_grad():
+        outputs = model(spectrogram(), **kwargs)
+    main_output = outputs.logits if "logits" in outputs else outputs.last_hidden_state
+    assert main_output.dtype == dtype and torch.isfinite(main_output).all()
+    if model_class is AudioMAEForPreTraining:
+        assert outputs.loss.dtype == torch.float32
+
+
+def test_output_flags_default_to_the_config():
+    model = seeded(AudioMAEModel, tiny_config(output_hidden_states=True))
+    outputs = model(spectrogram())
+    assert len(outputs.hidden_states) == 3 and outputs.attentions is None
+    assert model(spectrogram(), output_hidden_states=False).hidden_states is None
+
+
+def test_losses_are_computed_in_float32_in_a_bfloat16_model():
+    config = tiny_config(mask_time_prob=0.0, mask_frequency_prob=0.0)
+    model = seeded(AudioMAEForAudioClassification, config).bfloat16()
+    labels = torch.tensor([0, 2])
+    outputs = model(spectrogram(), labels=labels)
+    assert outputs.loss.dtype == torch.float32
+    torch.testing.assert_close(outputs.loss, F.cross_entropy(outputs.logits.float(), labels))
+
+
+def varied_spectrograms():
+    """64 clips at four loudness scales and eight offsets, as normalised features of real audio vary."""
+    for seed in range(8):
+        generator = torch.Generator().manual_seed(seed)
+        yield torch.randn(8, TIME, MELS, generator=generator) * [0.5, 1.0, 2.0, 4.0][seed % 4] + (seed - 4) * 0.3
+
+
+@pytest.mark.parametrize(
+    "dtype,max_relative_error", [(torch.bfloat16, 0.02), (torch.float16, 0.005)], ids=["bf16", "fp16"]
+)
+def test_half_precision_logits_agree_with_float32(classifier_folder, dtype, max_relative_error):
+    """Measured on these 64 clips (4-layer, 64-wide model, 10 classes): bf16 relative error <= 0.46% per batch
+    and the same top-1 class for 62/64 clips; fp16 0.054%, 63/64. The clips whose class flips have float32 top-2
+    margins below 0.001, inside the rounding error; every clip with a clear margin keeps its class. The bounds
+    asserted leave 4x (bf16) and 9x (fp16) room."""
+    reference = AudioMAEForAudioClassification.from_pretrained(classifier_folder).eval()
+    half = AudioMAEForAudioClassification.from_pretrained(classifier_folder, dtype=dtype).eval()
+    for x in varied_spectrograms():
+        with torch.no_grad():
+            expected, ours = reference(x).logits, half(x).logits.float()
+        assert (ours - expected).norm() / expected.norm() < max_relative_error
+        top2 = expected.topk(2).values
+        clear = top2[:, 0] - top2[:, 1] > 0.05
+        assert torch.equal(ours.argmax(-1)[clear], expected.argmax(-1)[clear])
+
+
+def test_bfloat16_pipeline_classifies_like_the_float32_one(tmp_path):
+    from transformers import pipeline
+
+    from audiomae_hf import AudioMAEFeatureExtractor
+
+    labels = {0: "dog", 1: "rain", 2: "siren"}
+    seeded(AudioMAEForAudioClassification, tiny_config(id2label=labels)).save_pretrained(tmp_path)
+    AudioMAEFeatureExtractor(num_mel_bins=32, target_length=128).save_pretrained(tmp_path)
+    audio = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    float32 = pipeline("audio-classification", model=str(tmp_path))(audio, top_k=3)
+    bfloat16 = pipeline("audio-classification", model=str(tmp_path), dtype=torch.bfloat16)(audio, top_k=3)
+    assert {p["label"] for p in bfloat16} == set(labels.values())
+    scores = {p["label"]: p["score"] for p in float32}
+    for prediction in bfloat16:
+        assert abs(prediction["score"] - scores[prediction["label"]]) < 0.02
+
+
+def test_bf16_trainer_run_has_finite_decreasing_loss(tmp_path):
+    """Trainer with bf16=True on CPU (autocast), 8 steps on 8 fixed clips. Measured: loss 1.33 at the first step,
+    0.05 at the last (the bf16 losses differ from a float32 run's from the first step: autocast is on). fp16=True is
+    not tested here: on CPU accelerate does not autocast to fp16, its losses equal the float32 run's."""
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments
+
+    config = tiny_config(mask_time_prob=0.0, mask_frequency_prob=0.0)
+    clips = spectrogram(batch=8, seed=3)
+    data = Dataset.from_dict({"input_values": clips.numpy(), "labels": [0, 1, 2, 0, 1, 2, 0, 1]}).with_format("torch")
+    arguments = TrainingArguments(
+        tmp_path, bf16=True, use_cpu=True, per_device_train_batch_size=8, num_train_epochs=8, learning_rate=3e-3,
+        logging_steps=1, save_strategy="no", report_to=[], seed=0, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = Trainer(model=seeded(AudioMAEForAudioClassification, config).train(), args=arguments, train_dataset=data)
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == 8 and all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# Decoder variants
+
+
+def same_weights(model_class, config, like):
+    model = model_class(config).eval()
+    model.load_state_dict(like.state_dict())
+    return model
+
+
+def test_hybrid_decoder_with_no_global_block_is_the_local_decoder():
+    config = tiny_config()
+    local = seeded(AudioMAEForPreTraining, config)
+    hybrid = same_weights(
+        AudioMAEForPreTraining, tiny_config(decoder_attention="hybrid", decoder_num_global_layers=0), local
+    )
+    expected, ours = local(spectrogram(), noise=noise_for(config)), hybrid(spectrogram(), noise=noise_for(config))
+    assert torch.equal(ours.logits, expected.logits)
+
+
+def test_hybrid_decoder_with_only_global_blocks_is_the_global_decoder():
+    config = tiny_config(decoder_attention="global")
+    global_ = seeded(AudioMAEForPreTraining, config)
+    hybrid = same_weights(
+        AudioMAEForPreTraining, tiny_config(decoder_attention="hybrid", decoder_num_global_layers=2), global_
+    )
+    expected, ours = global_(spectrogram(), noise=noise_for(config)), hybrid(spectrogram(), noise=noise_for(config))
+    assert torch.equal(ours.logits, expected.logits)
+
+
+def test_no_shift_decoder_is_the_local_decoder_with_zero_shift():
+    config = tiny_config(decoder_shift_size=(0, 0))
+    unshifted = seeded(AudioMAEForPreTraining, config)
+    no_shift = same_weights(AudioMAEForPreTraining, tiny_config(decoder_attention="local_no_shift"), unshifted)
+    shifted = same_weights(AudioMAEForPreTraining, tiny_config(), unshifted)
+    outputs = [model(spectrogram(), noise=noise_for(config)).logits for model in (unshifted, no_shift, shifted)]
+    assert torch.equal(outputs[1], outputs[0])
+    assert not torch.allclose(outputs[2], outputs[0])  # the shift matters on this grid, so the check has teeth
+    assert [layer.shift_size for layer in no_shift.decoder.layer] == [(0, 0), (0, 0)]
+
+
+def test_hybrid_decoder_runs_window_blocks_then_global_blocks_with_the_cls_token():
+    config = tiny_config(decoder_attention="hybrid", decoder_num_hidden_layers=3, decoder_num_global_layers=1)
+    model = seeded(AudioMAEForPreTraining, config)
+    assert [type(layer).__name__ for layer in model.decoder.layer] == ["AudioMAESwinLayer"] * 2 + ["AudioMAELayer"]
+    assert [layer.shift_size for layer in model.decoder.layer[:2]] == [(0, 0), (2, 0)]
+    outputs = model(spectrogram(), noise=noise_for(config), output_hidden_states=True)
+    assert [h.shape[1] for h in outputs.decoder_hidden_states] == [16, 16, 16, 17]
+
+
+@pytest.mark.parametrize("decoder_attention", ["local", "local_no_shift", "hybrid", "global"])
+def test_every_decoder_variant_trains_saves_and_loads(tmp_path, decoder_attention):
+    config = tiny_config(decoder_attention=decoder_attention, decoder_num_global_layers=1)
+    model = seeded(AudioMAEForPreTraining, config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, noise = spectrogram(), noise_for(config)
+    losses = []
+    for _ in range(5):
+        loss = model(x, noise=noise).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    model.eval().save_pretrained(tmp_path)
+    loaded = AudioMAEForPreTraining.from_pretrained(tmp_path).eval()
+    assert loaded.config.decoder_attention == decoder_attention
+    with torch.no_grad():
+        assert torch.equal(loaded(x, noise=noise).logits, model(x, noise=noise).logits)
+
+
+# The local decoder's windows, shift and shift mask, on a 16 x 8 grid where time and frequency rolls differ
+
+
+def tokens_changed_by(layer, grid, token):
+    """(time, frequency) positions whose output changes when one input token changes."""
+    torch.manual_seed(0)
+    hidden = torch.randn(1, grid[0] * grid[1], layer.attention.qkv.in_features)
+    perturbed = hidden.clone()
+    perturbed[0, token[0] * grid[1] + token[1]] += 10.0
+    with torch.no_grad():
+        change = (layer(perturbed, grid) - layer(hidden, grid)).abs().amax(-1)[0].view(grid)
+    return {(t, f) for t, f in (change > 1e-4).nonzero().tolist()}
+
+
+def block(times, frequencies):
+    return {(t, f) for t in times for f in frequencies}
+
+
+@pytest.fixture
+def window_config():
+    # 256 frames x 128 bins: a 16 x 8 grid of 4 x 4 windows, shifted by 2 along time, as released.
+    return AudioMAEConfig(
+        num_mel_bins=128, target_length=256, decoder_hidden_size=32, decoder_num_attention_heads=4,
+        decoder_position_bias_hidden_size=16, _attn_implementation="eager",
+    )  # fmt: skip
+
+
+def test_unshifted_window_block_mixes_tokens_within_their_4x4_window(window_config):
+    layer = AudioMAESwinLayer(window_config, (0, 0)).eval()
+    assert tokens_changed_by(layer, (16, 8), (5, 6)) == block(range(4, 8), range(4, 8))
+
+
+def test_shifted_window_block_mixes_tokens_of_windows_moved_by_two_time_patches(window_config):
+    layer = AudioMAESwinLayer(window_config, (2, 0)).eval()
+    # Windows start at time 2, 6, 10, ...: a roll along frequency (or none) would give times 4..7 here.
+    assert tokens_changed_by(layer, (16, 8), (5, 6)) == block(range(2, 6), range(4, 8))
+
+
+def test_shift_mask_keeps_the_wrapped_rows_apart_from_the_last_rows(window_config):
+    layer = AudioMAESwinLayer(window_config, (2, 0)).eval()
+    # The cyclic roll puts times 0-1 in one window with times 14-15; the mask keeps them apart both ways.
+    assert tokens_changed_by(layer, (16, 8), (0, 1)) == block(range(0, 2), range(0, 4))
+    assert tokens_changed_by(layer, (16, 8), (15, 1)) == block(range(14, 16), range(0, 4))
+
+
+def test_frequency_shift_moves_the_windows_along_frequency(window_config):
+    layer = AudioMAESwinLayer(window_config, (0, 2)).eval()
+    assert tokens_changed_by(layer, (16, 8), (5, 3)) == block(range(4, 8), range(2, 6))
+
+
+# Classification head
+
+
+def test_classifier_pools_patch_tokens_then_normalises_then_projects():
+    model = seeded(AudioMAEForAudioClassification, tiny_config(num_labels=5))
+    with torch.no_grad():
+        model.fc_norm.weight.uniform_(0.5, 1.5)
+        model.fc_norm.bias.uniform_(-0.5, 0.5)
+        tokens = model.audiomae(spectrogram()).last_hidden_state
+        logits = model(spectrogram()).logits
+        pooled_then_normalised = model.classifier(model.fc_norm(tokens[:, 1:].mean(1)))
+        normalised_then_pooled = model.classifier(model.fc_norm(tokens[:, 1:]).mean(1))
+        with_cls_token = model.classifier(model.fc_norm(tokens.mean(1)))
+    torch.testing.assert_close(logits, pooled_then_normalised)
+    assert not torch.allclose(logits, normalised_then_pooled, atol=1e-3)
+    assert not torch.allclose(logits, with_cls_token, atol=1e-3)
+
+
+@pytest.mark.parametrize("model_class", [AudioMAEModel, AudioMAEForPreTraining, AudioMAEForAudioClassification])
+def test_freeze_feature_encoder_freezes_the_patch_embedding_only(model_class):
+    model = seeded(model_class, tiny_config())
+    model.freeze_feature_encoder()
+    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+    assert (
+        frozen
+        == {name for name in dict(model.named_parameters()) if "embeddings.patch_embeddings.projection." in name}
+        and len(frozen) == 2
+    )
+
+
+def test_freeze_feature_encoder_keeps_the_patch_embedding_through_fine_tuning(tmp_path):
+    """The calls of transformers' examples/pytorch/audio-classification/run_audio_classification.py: a config with
+    string label ids, the classifier from a pretraining folder, then freeze_feature_encoder (its default)."""
+    from transformers import AutoConfig, AutoModelForAudioClassification
+
+    seeded(AudioMAEForPreTraining, tiny_config()).save_pretrained(tmp_path)
+    labels = ["dog", "rain"]
+    config = AutoConfig.from_pretrained(
+        tmp_path,
+        num_labels=2,
+        label2id={label: str(i) for i, label in enumerate(labels)},
+        id2label={str(i): label for i, label in enumerate(labels)},
+        finetuning_task="audio-classification",
+    )
+    model = AutoModelForAudioClassification.from_pretrained(tmp_path, config=config, ignore_mismatched_sizes=False)
+    model.freeze_feature_encoder()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    model(spectrogram(), labels=torch.tensor([0, 1])).loss.backward()
+    optimizer.step()
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert not any("patch_embeddings" in name for name in changed)
+    assert "classifier.weight" in changed and "audiomae.encoder.layer.0.mlp.fc1.weight" in changed

@@ -4,6 +4,8 @@ from typing import Literal
 
 from transformers import PreTrainedConfig
 
+DECODER_ATTENTIONS = ("local", "local_no_shift", "hybrid", "global")
+
 
 class AudioMAEConfig(PreTrainedConfig):
     r"""
@@ -49,9 +51,15 @@ class AudioMAEConfig(PreTrainedConfig):
         decoder_num_attention_heads (`int`, defaults to 16):
             Attention heads of each decoder block.
         decoder_attention (`str`, defaults to `"local"`):
-            `"local"`: the released decoder, Swin-V2 style blocks (scaled cosine attention, continuous relative
-            position bias, post-norm) attending inside `decoder_window_size` windows of the patch grid, shifted by
-            `decoder_shift_size` on odd blocks. `"global"`: plain pre-norm ViT blocks attending over all tokens.
+            The decoder variants the paper compares. `"local"`: the released decoder, Swin-V2 style blocks (scaled
+            cosine attention, continuous relative position bias, post-norm) attending inside `decoder_window_size`
+            windows of the patch grid, shifted by `decoder_shift_size` on odd blocks. `"local_no_shift"`: the same
+            blocks with the windows never shifted (the release's `--no_shift`). `"global"`: plain pre-norm ViT blocks
+            attending over all tokens, cls token included. `"hybrid"`: `"local"` blocks, then the last
+            `decoder_num_global_layers` blocks global; the cls token joins at the first global block.
+        decoder_num_global_layers (`int`, defaults to 2):
+            Global blocks at the end of the `"hybrid"` decoder, from 0 (the same as `"local"`) to
+            `decoder_num_hidden_layers` (the same as `"global"`). Ignored by the other variants.
         decoder_window_size (`tuple[int, int]`, defaults to `(4, 4)`):
             (time, frequency) patches per attention window of the local decoder.
         decoder_shift_size (`tuple[int, int]`, defaults to `(2, 0)`):
@@ -104,7 +112,8 @@ class AudioMAEConfig(PreTrainedConfig):
     decoder_hidden_size: int = 512
     decoder_num_hidden_layers: int = 16
     decoder_num_attention_heads: int = 16
-    decoder_attention: Literal["local", "global"] = "local"
+    decoder_attention: Literal["local", "local_no_shift", "hybrid", "global"] = "local"
+    decoder_num_global_layers: int = 2
     decoder_window_size: tuple[int, int] | list[int] = (4, 4)
     decoder_shift_size: tuple[int, int] | list[int] = (2, 0)
     decoder_position_bias_hidden_size: int = 384
@@ -127,6 +136,15 @@ class AudioMAEConfig(PreTrainedConfig):
     def patch_grid(self) -> tuple[int, int]:
         """(time, frequency) patches of a full-length input: (64, 8) for the defaults."""
         return self.target_length // self.patch_size, self.num_mel_bins // self.patch_size
+
+    @property
+    def decoder_num_local_layers(self) -> int:
+        """Decoder blocks with window attention: they come first, any global blocks after them."""
+        if self.decoder_attention == "global":
+            return 0
+        if self.decoder_attention == "hybrid":
+            return self.decoder_num_hidden_layers - self.decoder_num_global_layers
+        return self.decoder_num_hidden_layers
 
     @property
     def num_patches(self) -> int:
@@ -169,11 +187,22 @@ class AudioMAEConfig(PreTrainedConfig):
                 raise ValueError(f"{name}={value} is a probability and must lie in [0, 1].")
         if self.mask_ratio == 1.0:
             raise ValueError("mask_ratio=1.0 leaves the encoder nothing to see; use a value below 1.")
-        if self.decoder_attention not in ("local", "global"):
-            raise ValueError(f"decoder_attention={self.decoder_attention!r}: expected 'local' or 'global'.")
+        if self.decoder_attention not in DECODER_ATTENTIONS:
+            raise ValueError(
+                f"decoder_attention={self.decoder_attention!r}: expected one of {', '.join(map(repr, DECODER_ATTENTIONS))}."
+            )
+        if self.decoder_attention == "hybrid" and (
+            isinstance(self.decoder_num_global_layers, bool)
+            or not isinstance(self.decoder_num_global_layers, int)
+            or not 0 <= self.decoder_num_global_layers <= self.decoder_num_hidden_layers
+        ):
+            raise ValueError(
+                f"decoder_num_global_layers={self.decoder_num_global_layers!r} must be a whole number of blocks in "
+                f"[0, decoder_num_hidden_layers={self.decoder_num_hidden_layers}] for the hybrid decoder."
+            )
         if self.mask_mode not in ("random", "time_frequency"):
             raise ValueError(f"mask_mode={self.mask_mode!r}: expected 'random' or 'time_frequency'.")
-        if self.decoder_attention == "local":
+        if self.decoder_attention != "global":
             for name in ("decoder_window_size", "decoder_shift_size"):
                 if len(getattr(self, name)) != 2:
                     raise ValueError(f"{name}={getattr(self, name)} must be a (time, frequency) pair.")

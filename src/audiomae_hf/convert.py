@@ -30,6 +30,7 @@ import csv
 import os
 import re
 import shutil
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ def config_from_official(
             f"patch_embed.proj.weight has shape {tuple(projection.shape)}: Audio-MAE embeds one-channel spectrograms "
             "with square patches. This looks like an image model."
         )
-    if args is not None and getattr(args, "use_custom_patch", False):
+    if _training_argument(args, "use_custom_patch", bool):
         raise CheckpointError("The checkpoint was trained with overlapping patches (use_custom_patch), not supported.")
     patch_size = patch_width
     num_patches = state_dict["pos_embed"].shape[1] - 1
@@ -197,12 +198,10 @@ def config_from_official(
     )
     if kind == "pretraining":
         fields |= _decoder_fields(state_dict, args, decoder_num_attention_heads)
-        if args is not None:
-            fields |= dict(mask_ratio=args.mask_ratio, norm_pix_loss=bool(args.norm_pix_loss))
-            if getattr(args, "mask_2d", False):
-                fields |= dict(
-                    mask_mode="time_frequency", mask_time_prob=args.mask_t_prob, mask_frequency_prob=args.mask_f_prob
-                )
+        fields |= _recorded_fields(args, mask_ratio="mask_ratio", norm_pix_loss="norm_pix_loss")
+        if _training_argument(args, "mask_2d", bool):
+            fields |= dict(mask_mode="time_frequency")
+            fields |= _recorded_fields(args, mask_time_prob="mask_t_prob", mask_frequency_prob="mask_f_prob")
     if kind == "classification":
         num_labels = state_dict["head.weight"].shape[0]
         # The official classifier pools the patch tokens then applies fc_norm (global_pool=True), or normalises every
@@ -210,9 +209,49 @@ def config_from_official(
         fields |= dict(num_labels=num_labels, use_mean_pooling=True)
         if num_labels == AUDIOSET_CLASSES:
             fields |= dict(id2label=audioset_id2label(), problem_type="multi_label_classification")
-        if args is not None and hasattr(args, "mask_t_prob"):
-            fields |= dict(mask_time_prob=args.mask_t_prob, mask_frequency_prob=args.mask_f_prob)
+        fields |= _recorded_fields(args, mask_time_prob="mask_t_prob", mask_frequency_prob="mask_f_prob")
     return AudioMAEConfig(**fields)
+
+
+# The type each training argument the conversion reads must have: a checkpoint from a modified training script may
+# carry strings ("0.8", "False", which bool() would read as True) or None.
+_TRAINING_ARGUMENT_TYPES = {
+    "mask_ratio": float,
+    "mask_t_prob": float,
+    "mask_f_prob": float,
+    "norm_pix_loss": bool,
+    "mask_2d": bool,
+    "no_shift": bool,
+    "use_custom_patch": bool,
+}
+
+
+def _training_argument(args: argparse.Namespace | None, name: str, kind: type) -> float | bool | None:
+    """`args.name` checked against `kind`, or None when the checkpoint does not record it (the default applies)."""
+    value = getattr(args, name, None)
+    if value is None:
+        return None
+    # bool is an int: a flag is no ratio, and a 0/1 integer is a flag only if it says so.
+    matches = (
+        isinstance(value, bool) if kind is bool else isinstance(value, int | float) and not isinstance(value, bool)
+    )
+    if not matches:
+        raise CheckpointError(
+            f"The checkpoint's training argument args.{name}={value!r} is a {type(value).__name__}, expected a "
+            f"{kind.__name__}: the checkpoint comes from a modified training script. Convert it without its 'args' "
+            "(the weights alone) and set the recipe fields on the config."
+        )
+    return kind(value)
+
+
+def _recorded_fields(args: argparse.Namespace | None, **names: str) -> dict:
+    """Config fields (keys) from the training arguments (values) that the checkpoint records, type-checked."""
+    fields = {}
+    for field, name in names.items():
+        value = _training_argument(args, name, _TRAINING_ARGUMENT_TYPES[name])
+        if value is not None:
+            fields[field] = value
+    return fields
 
 
 def _decoder_fields(
@@ -223,12 +262,11 @@ def _decoder_fields(
         decoder_num_hidden_layers=_count_blocks(state_dict, "decoder_blocks"),
     )
     if "decoder_blocks.0.attn.tau" in state_dict:
-        no_shift = args is not None and getattr(args, "no_shift", False)
         fields |= dict(
-            decoder_attention="local",
+            decoder_attention="local_no_shift" if _training_argument(args, "no_shift", bool) else "local",
             decoder_num_attention_heads=state_dict["decoder_blocks.0.attn.tau"].shape[0],
             decoder_window_size=OFFICIAL_WINDOW_SIZE,
-            decoder_shift_size=(0, 0) if no_shift else OFFICIAL_SHIFT_SIZE,
+            decoder_shift_size=OFFICIAL_SHIFT_SIZE,
             decoder_position_bias_hidden_size=state_dict["decoder_blocks.0.attn.meta_mlp.fc1.weight"].shape[0],
         )
     else:
@@ -293,7 +331,12 @@ def key_mapping(config: AudioMAEConfig, kind: CheckpointKind) -> list[tuple[str,
     rules = _encoder_rules("audiomae.")
     if kind == "classification":
         return rules + [("fc_norm.", "fc_norm."), ("head.", "classifier.")]
-    block_rules = _LOCAL_DECODER_BLOCK_RULES if config.decoder_attention == "local" else _VIT_BLOCK_RULES
+    if config.decoder_attention == "hybrid":
+        raise CheckpointError(
+            "The official code has no hybrid decoder (window blocks then global ones): a hybrid model has no official "
+            "key names."
+        )
+    block_rules = _VIT_BLOCK_RULES if config.decoder_attention == "global" else _LOCAL_DECODER_BLOCK_RULES
     return (
         rules
         + [
@@ -406,6 +449,7 @@ def convert_official_state_dict(
         logger.warning(f"Converting the encoder only; left out: {left_out}")
         state_dict = {key: value for key, value in state_dict.items() if key not in left_out}
     kind = checkpoint_kind(state_dict)
+    _check_finite(state_dict)
     config = config_from_official(
         state_dict,
         checkpoint.args,
@@ -421,6 +465,20 @@ def convert_official_state_dict(
     _check_same_keys_and_shapes(model, converted, key_mapping(config, kind))
     model.load_state_dict(converted, strict=True, assign=True)
     return model.eval()
+
+
+def _check_finite(state_dict: Mapping[str, torch.Tensor]) -> None:
+    # A NaN would otherwise surface only as "saved weights differ" (NaN != NaN) after the folder was written.
+    broken = [
+        key
+        for key, tensor in state_dict.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        raise CheckpointError(
+            f"These checkpoint tensors hold NaN or infinite values: {sorted(broken)}. The checkpoint is damaged (or "
+            "was saved after training diverged): use an earlier or re-downloaded one."
+        )
 
 
 def _check_same_keys_and_shapes(
@@ -474,11 +532,13 @@ def convert_checkpoint(
 
     The folder is written next to `output_dir` under a temporary name, reloaded and compared tensor by tensor with
     the converted model, and only then moved into place: a failure at any step leaves no `output_dir` behind.
-    `output_dir` must not exist yet (or be empty).
+    `output_dir` must not exist yet (or be empty). A conversion killed outright (`kill -9`) cannot clean up its
+    `.NAME.partial-HOST-PID-*` folder; the next conversion into the same `output_dir` removes it.
     """
     output_dir = Path(output_dir)
     if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
         raise FileExistsError(f"{output_dir} already exists and is not empty: choose a new folder.")
+    remove_stale_staging_folders(output_dir)
     checkpoint = load_official_checkpoint(checkpoint_path)
     model = convert_official_state_dict(
         checkpoint,
@@ -487,7 +547,7 @@ def convert_checkpoint(
         encoder_only=encoder_only,
     )
     # Staged beside the target so the final rename stays on one filesystem; mkdir (unlike mkdtemp) honours the umask.
-    staging = output_dir.parent / f".{output_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging = output_dir.parent / f".{output_dir.name}.partial-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
         write_model_folder(
@@ -509,6 +569,42 @@ def convert_checkpoint(
     return output_dir
 
 
+# Staging folders carry the host and pid of the conversion writing them, so a later run can tell a folder whose writer
+# was killed (`kill -9`, power loss: no cleanup ran) from one still being written, even on a shared filesystem.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname()) or "host"
+
+
+def remove_stale_staging_folders(output_dir: str | os.PathLike) -> list[Path]:
+    """
+    Delete the staging folders (`.NAME.partial-HOST-PID-XXXXXXXX`) that conversions into `output_dir` left behind
+    when they were killed: only this host's, only those whose process is gone. Returns the folders removed.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.parent.is_dir():
+        return []
+    stale = re.compile(rf"\.{re.escape(output_dir.name)}\.partial-{_HOST}-(\d+)-[0-9a-f]{{8}}")
+    removed = []
+    for path in sorted(output_dir.parent.iterdir()):
+        match = stale.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _process_is_alive(int(match[1])):
+            logger.warning(f"Removing {path}, left by a conversion (pid {match[1]}) that was killed mid-way.")
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
+
+
+def _process_is_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: never guess, keep the folder.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def write_model_folder(model: PreTrainedModel, folder: Path, *, repo_id: str, converted_from: str) -> None:
     """Save `model`, the feature extractor and the model card to `folder`, then check the saved weights reload."""
     model.save_pretrained(folder)
@@ -516,8 +612,11 @@ def write_model_folder(model: PreTrainedModel, folder: Path, *, repo_id: str, co
     render_converted_model_card(model, repo_id, converted_from).save(folder / "README.md")
     saved = load_file(folder / "model.safetensors")
     expected = model.state_dict()
-    if saved.keys() != expected.keys() or any(not torch.equal(saved[key], expected[key]) for key in expected):
-        raise RuntimeError(f"The weights saved in {folder} differ from the converted model's.")
+    differing = sorted(saved.keys() ^ expected.keys()) + sorted(
+        key for key in saved.keys() & expected.keys() if not torch.equal(saved[key], expected[key])
+    )
+    if differing:
+        raise RuntimeError(f"The weights saved in {folder} differ from the converted model's: {differing[:10]}")
 
 
 def render_converted_model_card(model: PreTrainedModel, repo_id: str, converted_from: str):
@@ -540,4 +639,5 @@ __all__ = [
     "key_mapping",
     "load_official_checkpoint",
     "official_to_hf_state_dict",
+    "remove_stale_staging_folders",
 ]

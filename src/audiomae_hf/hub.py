@@ -73,10 +73,15 @@ def template_path(kind: CardKind) -> Path:
 def describe_architecture(config: PreTrainedConfig) -> dict[str, str]:
     """One line per part of the model, for the card's architecture table."""
     time_patches, frequency_patches = config.patch_grid
+    windows = f"{config.decoder_window_size[0]}x{config.decoder_window_size[1]}-patch windows"
     if config.decoder_attention == "local":
+        decoder_attention = f"local attention in {windows} shifted by {tuple(config.decoder_shift_size)}"
+    elif config.decoder_attention == "local_no_shift":
+        decoder_attention = f"local attention in unshifted {windows}"
+    elif config.decoder_attention == "hybrid":
         decoder_attention = (
-            f"local attention in {config.decoder_window_size[0]}x{config.decoder_window_size[1]}-patch windows "
-            f"shifted by {tuple(config.decoder_shift_size)}"
+            f"local attention in {windows} shifted by {tuple(config.decoder_shift_size)}, then global attention in "
+            f"the last {config.decoder_num_global_layers} blocks"
         )
     else:
         decoder_attention = "global attention"

@@ -2,6 +2,9 @@
 
 Inputs are log-mel spectrograms `input_values` of shape [batch, time, frequency] (what `AudioMAEFeatureExtractor`
 returns), cut into square patches. Tokens run time-major: patch (t, f) is token t * frequency_patches + f.
+
+Needs transformers >= 5.4 (dataclass configs; `capture_outputs` appeared in 5.2), also where a saved folder runs as
+remote code.
 """
 
 import math
@@ -17,7 +20,10 @@ from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import ImageClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.utils import ModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs
+from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_audiomae import AudioMAEConfig
 
@@ -33,7 +39,8 @@ class AudioMAEModelOutput(ModelOutput):
     hidden_states (`tuple(torch.FloatTensor)`, *optional*):
         The embeddings and the output of each encoder block, when `output_hidden_states=True`.
     attentions (`tuple(torch.FloatTensor)`, *optional*):
-        Attention probabilities of each encoder block, when `output_attentions=True` (eager attention only).
+        Attention probabilities of each encoder block, when `output_attentions=True`. They exist only in the eager
+        kernel, so a call asking for them runs eager attention whatever `attn_implementation` is.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -56,7 +63,9 @@ class AudioMAEForPreTrainingOutput(ModelOutput):
     hidden_states, attentions:
         Of the encoder, as in `AudioMAEModelOutput`.
     decoder_hidden_states, decoder_attentions:
-        Of the decoder, likewise (local decoder attentions are per window: `(batch_size * windows, heads, 16, 16)`).
+        Of the decoder, likewise. Window-attention blocks work on the patch tokens only (`(batch_size, num_patches,
+        decoder_hidden_size)`, attentions per window: `(batch_size * windows, heads, 16, 16)`); global blocks on the
+        cls token and the patch tokens.
     """
 
     loss: torch.FloatTensor | None = None
@@ -67,6 +76,20 @@ class AudioMAEForPreTrainingOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
     decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
     decoder_attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class AudioMAEDecoderOutput(ModelOutput):
+    r"""
+    logits (`torch.FloatTensor` of shape `(batch_size, num_patches, patch_size ** 2)`):
+        Predicted patches, in token order.
+    hidden_states, attentions:
+        The decoder's input and the output of each block, and each block's attention probabilities, on request.
+    """
+
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -139,13 +162,16 @@ def time_frequency_masking(
     """
     time_patches, frequency_patches = grid
     time_noise, frequency_noise = noise[:, :time_patches], noise[:, time_patches:]
-    keep_time = _keep_lowest(time_noise, int(time_patches * (1 - time_prob)))
-    keep_frequency = _keep_lowest(frequency_noise, int(frequency_patches * (1 - frequency_prob)))
+    num_keep_time = int(time_patches * (1 - time_prob))
+    num_keep_frequency = int(frequency_patches * (1 - frequency_prob))
+    keep_time = _keep_lowest(time_noise, num_keep_time)
+    keep_frequency = _keep_lowest(frequency_noise, num_keep_frequency)
     visible = (keep_time[:, :, None] & keep_frequency[:, None, :]).flatten(1)
     mask = (~visible).float()
     # A stable sort on the mask lists visible patches first, each group in grid order.
     ids_shuffle = torch.argsort(mask, dim=1, stable=True)
-    num_keep = int(visible[0].sum())
+    # Counted from the shapes, not from `visible`: a data-dependent count would break torch.compile's graph.
+    num_keep = num_keep_time * num_keep_frequency
     return ids_shuffle[:, :num_keep], mask, torch.argsort(ids_shuffle, dim=1)
 
 
@@ -163,6 +189,8 @@ class AudioMAEPatchEmbeddings(nn.Module):
         self.projection = nn.Conv2d(1, config.hidden_size, kernel_size=config.patch_size, stride=config.patch_size)
 
     def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        # float32 features into a bfloat16 / float16 model, as transformers' ViT casts its pixel values.
+        spectrogram = spectrogram.to(self.projection.weight.dtype)
         # [B, 1, T, F] -> [B, D, T/p, F/p] -> [B, N, D], time-major tokens
         return self.projection(spectrogram).flatten(2).transpose(1, 2)
 
@@ -182,11 +210,13 @@ class AudioMAEEmbeddings(nn.Module):
 
     def forward(self, spectrogram: torch.Tensor, kept_token_ids: torch.Tensor | None = None) -> torch.Tensor:
         patches = self.patch_embeddings(spectrogram)  # [B, N, D]
+        # The fixed table follows the model's dtype however the model was cast (its stored copy may not).
+        position_embeddings = self.position_embeddings.to(patches.dtype)
         # Shorter inputs use the first N rows, so patch (t, f) has the same position code at any input length.
-        patches = patches + self.position_embeddings[:, 1 : 1 + patches.shape[1]]
+        patches = patches + position_embeddings[:, 1 : 1 + patches.shape[1]]
         if kept_token_ids is not None:
             patches = torch.gather(patches, 1, kept_token_ids[..., None].expand(-1, -1, patches.shape[-1]))
-        cls_token = (self.cls_token + self.position_embeddings[:, :1]).expand(patches.shape[0], -1, -1)
+        cls_token = (self.cls_token + position_embeddings[:, :1]).expand(patches.shape[0], -1, -1)
         return torch.cat([cls_token, patches], dim=1)  # [B, 1 + kept, D]
 
 
@@ -209,6 +239,14 @@ def eager_attention_forward(
     return attn_output, attn_weights
 
 
+def attention_function(implementation: str, output_attentions: bool) -> Callable:
+    """The kernel for `implementation`, or the eager one when the caller asks for attention probabilities: only it
+    computes them (SDPA, flash and flex return none), and the outputs agree to float tolerance."""
+    if output_attentions:
+        return eager_attention_forward
+    return ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+
+
 class AudioMAEAttention(nn.Module):
     """Multi-head self-attention with a fused qkv projection; the kernel comes from `config._attn_implementation`."""
 
@@ -224,13 +262,13 @@ class AudioMAEAttention(nn.Module):
         self.proj = nn.Linear(hidden_size, hidden_size)
         self.proj_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch_size, length, _ = hidden_states.shape
         qkv = self.qkv(hidden_states).view(batch_size, length, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, d]
-        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
+        attention = attention_function(self.config._attn_implementation, kwargs.get("output_attentions", False))
         attn_output, attn_weights = attention(
             self,
             query,
@@ -287,37 +325,25 @@ class AudioMAELayer(GradientCheckpointingLayer):
         self.mlp = AudioMAEMLP(config, hidden_size)
         self.drop_path = AudioMAEDropPath(drop_path)
 
-    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attn_output, attn_weights = self.attention(self.layernorm_before(hidden_states))
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
+        attn_output, _ = self.attention(self.layernorm_before(hidden_states), **kwargs)
         hidden_states = hidden_states + self.drop_path(attn_output)
-        hidden_states = hidden_states + self.drop_path(self.mlp(self.layernorm_after(hidden_states)))
-        return hidden_states, attn_weights
+        return hidden_states + self.drop_path(self.mlp(self.layernorm_after(hidden_states)))
 
 
 class AudioMAEEncoder(nn.Module):
     def __init__(self, config: AudioMAEConfig):
         super().__init__()
-        drop_path_rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers).tolist()
+        # On the CPU explicitly: from_pretrained may build the model under a meta-device context, where .tolist() fails.
+        drop_path_rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers, device="cpu").tolist()
         self.layer = nn.ModuleList(
             AudioMAELayer(config, config.hidden_size, config.num_attention_heads, rate) for rate in drop_path_rates
         )
 
-    def forward(
-        self, hidden_states: torch.Tensor, output_hidden_states: bool = False, output_attentions: bool = False
-    ) -> tuple[torch.Tensor, tuple | None, tuple | None]:
-        return _run_layers(self.layer, hidden_states, output_hidden_states, output_attentions)
-
-
-def _run_layers(layers, hidden_states, output_hidden_states, output_attentions, *layer_args):
-    all_hidden_states = (hidden_states,) if output_hidden_states else None
-    all_attentions = () if output_attentions else None
-    for layer in layers:
-        hidden_states, attn_weights = layer(hidden_states, *layer_args)
-        if output_hidden_states:
-            all_hidden_states += (hidden_states,)
-        if output_attentions:
-            all_attentions += (attn_weights,)
-    return hidden_states, all_hidden_states, all_attentions
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
+        for layer in self.layer:
+            hidden_states = layer(hidden_states, **kwargs)
+        return hidden_states
 
 
 class AudioMAEContinuousPositionBias(nn.Module):
@@ -367,7 +393,7 @@ class AudioMAEWindowAttention(nn.Module):
         return torch.sign(relative) * torch.log1p(relative.abs())
 
     def forward(
-        self, windows: torch.Tensor, shift_mask: torch.Tensor | None
+        self, windows: torch.Tensor, shift_mask: torch.Tensor | None, **kwargs: Unpack[TransformersKwargs]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         # windows: [B * num_windows, window_area, C]; shift_mask: [num_windows, window_area, window_area] or None
         batch_windows, area, channels = windows.shape
@@ -377,7 +403,9 @@ class AudioMAEWindowAttention(nn.Module):
         query = F.normalize(query, dim=-1, eps=1e-6) / temperature.to(query.dtype)
         key = F.normalize(key, dim=-1, eps=1e-6)
 
-        bias = self.position_bias_mlp(self.relative_coordinates_log).transpose(0, 1).reshape(1, -1, area, area)
+        # The coordinates buffer is rebuilt in float32; a cast model's MLP takes them in its own dtype.
+        coordinates = self.relative_coordinates_log.to(self.position_bias_mlp.fc1.weight.dtype)
+        bias = self.position_bias_mlp(coordinates).transpose(0, 1).reshape(1, -1, area, area)
         if shift_mask is not None:
             num_windows = shift_mask.shape[0]
             bias = (bias + shift_mask[:, None]).repeat(batch_windows // num_windows, 1, 1, 1)
@@ -388,7 +416,7 @@ class AudioMAEWindowAttention(nn.Module):
         # An arbitrary additive bias needs the eager or SDPA kernels; flash/flex kernels take no such mask.
         if implementation != "eager":
             implementation = "sdpa"
-        attention: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        attention = attention_function(implementation, kwargs.get("output_attentions", False))
         attn_output, attn_weights = attention(
             self,
             query,
@@ -446,77 +474,21 @@ class AudioMAESwinLayer(GradientCheckpointingLayer):
         windows = windows.view(-1, t // wt, f // wf, wt, wf, channels).permute(0, 1, 3, 2, 4, 5)
         return windows.reshape(-1, t, f, channels)
 
-    def forward(self, hidden_states: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, hidden_states: torch.Tensor, grid: tuple[int, int], **kwargs: Unpack[TransformersKwargs]
+    ) -> torch.Tensor:
         batch, length, channels = hidden_states.shape
         tokens = hidden_states.view(batch, *grid, channels)
         if any(self.shift_size):
             tokens = torch.roll(tokens, shifts=tuple(-s for s in self.shift_size), dims=(1, 2))
-        attn_windows, attn_weights = self.attention(
-            self.partition(tokens, grid), self.shift_mask(grid, hidden_states.device)
+        attn_windows, _ = self.attention(
+            self.partition(tokens, grid), self.shift_mask(grid, hidden_states.device), **kwargs
         )
         tokens = self.merge(attn_windows, grid)
         if any(self.shift_size):
             tokens = torch.roll(tokens, shifts=self.shift_size, dims=(1, 2))
         hidden_states = hidden_states + self.attention_output_norm(tokens.reshape(batch, length, channels))
-        hidden_states = hidden_states + self.mlp_output_norm(self.mlp(hidden_states))
-        return hidden_states, attn_weights
-
-
-class AudioMAEDecoder(nn.Module):
-    """MAE decoder: visible tokens plus mask tokens, un-shuffled, through light blocks to per-patch predictions."""
-
-    def __init__(self, config: AudioMAEConfig):
-        super().__init__()
-        self.config = config
-        self.embed = nn.Linear(config.hidden_size, config.decoder_hidden_size)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
-        self.register_buffer(
-            "position_embeddings",
-            build_position_table(config.decoder_hidden_size, *config.patch_grid)[None],
-            persistent=True,
-        )
-        if config.decoder_attention == "local":
-            no_shift = (0, 0)
-            self.layer = nn.ModuleList(
-                AudioMAESwinLayer(config, config.decoder_shift_size if index % 2 else no_shift)
-                for index in range(config.decoder_num_hidden_layers)
-            )
-        else:
-            self.layer = nn.ModuleList(
-                AudioMAELayer(config, config.decoder_hidden_size, config.decoder_num_attention_heads)
-                for _ in range(config.decoder_num_hidden_layers)
-            )
-        self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
-        self.pred = nn.Linear(config.decoder_hidden_size, config.patch_size**2)
-
-    def forward(
-        self,
-        latent: torch.Tensor,
-        ids_restore: torch.Tensor,
-        grid: tuple[int, int],
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, tuple | None, tuple | None]:
-        hidden_states = self.embed(latent)  # [B, 1 + kept, Dd]
-        batch, num_patches = ids_restore.shape
-        mask_tokens = self.mask_token.expand(batch, num_patches + 1 - hidden_states.shape[1], -1)
-        patches = torch.cat([hidden_states[:, 1:], mask_tokens], dim=1)
-        patches = torch.gather(patches, 1, ids_restore[..., None].expand(-1, -1, patches.shape[-1]))  # un-shuffle
-        hidden_states = torch.cat([hidden_states[:, :1], patches], dim=1)
-        hidden_states = hidden_states + self.position_embeddings[:, : 1 + num_patches]
-
-        if self.config.decoder_attention == "local":
-            # The local decoder works on the patch grid only: the cls token is dropped.
-            hidden_states, all_hidden_states, all_attentions = _run_layers(
-                self.layer, hidden_states[:, 1:], output_hidden_states, output_attentions, grid
-            )
-        else:
-            hidden_states, all_hidden_states, all_attentions = _run_layers(
-                self.layer, hidden_states, output_hidden_states, output_attentions
-            )
-            hidden_states = hidden_states[:, 1:]
-        logits = self.pred(self.norm(hidden_states))  # [B, N, p*p]
-        return logits, all_hidden_states, all_attentions
+        return hidden_states + self.mlp_output_norm(self.mlp(hidden_states))
 
 
 REMOTE_CODE_AUTO_MAP = {
@@ -539,6 +511,9 @@ class AudioMAEPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = True
     _supports_flex_attn = True
     _supports_attention_backend = True
+    # Checked by tests/test_modeling.py: torch.compile(fullgraph=True) traces every forward without a break.
+    _can_compile_fullgraph = True
+    _can_record_outputs = {"hidden_states": AudioMAELayer, "attentions": AudioMAEAttention}
     # The loss is a plain mean: Trainer must average it over gradient-accumulation steps itself.
     accepts_loss_kwargs = False
 
@@ -580,6 +555,13 @@ class AudioMAEPreTrainedModel(PreTrainedModel):
         elif isinstance(module, AudioMAEWindowAttention):
             init.ones_(module.tau)
             init.copy_(module.relative_coordinates_log, module.log_relative_coordinates())
+
+    def freeze_feature_encoder(self) -> None:
+        """Stop training the patch embedding, the convolution that turns the spectrogram into tokens: this model's
+        counterpart of the waveform feature encoder that wav2vec2-style models freeze while fine-tuning (what
+        transformers' audio-classification example script calls by default). The rest of the encoder still trains.
+        """
+        self.base_model.embeddings.patch_embeddings.requires_grad_(False)
 
     def spectrogram_and_grid(self, input_values: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """Check `input_values` and return it as [B, 1, T, F] with its (time, frequency) patch grid."""
@@ -644,19 +626,20 @@ class AudioMAEModel(AudioMAEPreTrainedModel):
     def get_input_embeddings(self) -> nn.Module:
         return self.embeddings.patch_embeddings
 
+    @merge_with_config_defaults
+    @capture_outputs(tie_last_hidden_states=False)
     def forward(
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         kept_token_ids: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> AudioMAEModelOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> AudioMAEModelOutput:
         r"""
         input_values (`torch.FloatTensor` of shape `(batch_size, time, num_mel_bins)`):
             Normalised log-mel fbank from `AudioMAEFeatureExtractor` (also accepted as `(batch_size, 1, time,
-            num_mel_bins)`). `time` may be any multiple of `patch_size` up to `target_length`.
+            num_mel_bins)`). `time` may be any multiple of `patch_size` up to `target_length`. Cast to the model's
+            dtype, so float32 features feed a bfloat16 model.
         attention_mask (`torch.LongTensor` of shape `(batch_size, time)`, *optional*):
             1 for frames of real audio, 0 for padding (the feature extractor's `return_attention_mask=True`). Only
             the pooled output uses it: patches made only of padding are left out of the mean. Tokens still attend
@@ -664,24 +647,11 @@ class AudioMAEModel(AudioMAEPreTrainedModel):
         kept_token_ids (`torch.LongTensor` of shape `(batch_size, kept)`, *optional*):
             Patch tokens the encoder sees, the rest being dropped (MAE masking). Default: all.
         """
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         spectrogram, grid = self.spectrogram_and_grid(input_values)
-        embeddings = self.embeddings(spectrogram, kept_token_ids)
-        last_hidden_state, hidden_states, attentions = self.encoder(
-            embeddings, output_hidden_states, output_attentions
-        )
+        embeddings = self.embeddings(spectrogram, kept_token_ids)  # [B, 1 + kept, D]
+        last_hidden_state = self.encoder(embeddings, **kwargs)
         pooler_output = self.pool(last_hidden_state, grid, attention_mask, kept_token_ids)
-        output = AudioMAEModelOutput(
-            last_hidden_state=last_hidden_state,
-            pooler_output=pooler_output,
-            hidden_states=hidden_states,
-            attentions=attentions,
-        )
-        return output if return_dict else output.to_tuple()
+        return AudioMAEModelOutput(last_hidden_state=last_hidden_state, pooler_output=pooler_output)
 
     def pool(
         self,
@@ -706,6 +676,72 @@ class AudioMAEModel(AudioMAEPreTrainedModel):
             weights = torch.gather(weights, 1, kept_token_ids)
         weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1)
         return torch.einsum("bn,bnd->bd", weights, patches)
+
+
+class AudioMAEDecoder(AudioMAEPreTrainedModel):
+    """MAE decoder: visible tokens plus mask tokens, un-shuffled, through light blocks to per-patch predictions.
+
+    Window-attention blocks (`config.decoder_num_local_layers` of them) come first and work on the patch grid alone;
+    global blocks follow on the cls token and the patches. So `"local"` / `"local_no_shift"` never see the cls token
+    (as in the release), `"global"` always does, and `"hybrid"` sets it aside until its first global block.
+    """
+
+    _can_record_outputs = {
+        # Recorded on both block kinds, in the order they run (a hybrid decoder has both). One recorder with a tuple
+        # of classes, not a list of two: transformers 5.4 to 5.10 at least split a two-entry "attentions" list into
+        # self- and cross-attentions.
+        "hidden_states": OutputRecorder((AudioMAESwinLayer, AudioMAELayer), index=0),
+        "attentions": OutputRecorder((AudioMAEWindowAttention, AudioMAEAttention), index=1),
+    }
+
+    def __init__(self, config: AudioMAEConfig):
+        super().__init__(config)
+        self.embed = nn.Linear(config.hidden_size, config.decoder_hidden_size)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
+        self.register_buffer(
+            "position_embeddings",
+            build_position_table(config.decoder_hidden_size, *config.patch_grid)[None],
+            persistent=True,
+        )
+        shift_size = (0, 0) if config.decoder_attention == "local_no_shift" else config.decoder_shift_size
+        num_local = config.decoder_num_local_layers
+        # Odd window blocks are the shifted ones, as in the release.
+        local_layers = [AudioMAESwinLayer(config, shift_size if index % 2 else (0, 0)) for index in range(num_local)]
+        global_layers = [
+            AudioMAELayer(config, config.decoder_hidden_size, config.decoder_num_attention_heads)
+            for _ in range(config.decoder_num_hidden_layers - num_local)
+        ]
+        self.layer = nn.ModuleList(local_layers + global_layers)
+        self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
+        self.pred = nn.Linear(config.decoder_hidden_size, config.patch_size**2)
+        self.post_init()
+
+    @merge_with_config_defaults
+    @capture_outputs(tie_last_hidden_states=False)
+    def forward(
+        self,
+        latent: torch.Tensor,
+        ids_restore: torch.Tensor,
+        grid: tuple[int, int],
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> AudioMAEDecoderOutput:
+        hidden_states = self.embed(latent)  # [B, 1 + kept, Dd]
+        batch, num_patches = ids_restore.shape
+        mask_tokens = self.mask_token.expand(batch, num_patches + 1 - hidden_states.shape[1], -1)
+        patches = torch.cat([hidden_states[:, 1:], mask_tokens], dim=1)
+        patches = torch.gather(patches, 1, ids_restore[..., None].expand(-1, -1, patches.shape[-1]))  # un-shuffle
+        hidden_states = torch.cat([hidden_states[:, :1], patches], dim=1)
+        hidden_states = hidden_states + self.position_embeddings[:, : 1 + num_patches].to(hidden_states.dtype)
+
+        num_local = self.config.decoder_num_local_layers
+        cls_token, patches = hidden_states[:, :1], hidden_states[:, 1:]  # [B, 1, Dd], [B, N, Dd]
+        for layer in self.layer[:num_local]:
+            patches = layer(patches, grid, **kwargs)
+        hidden_states = torch.cat([cls_token, patches], dim=1)
+        for layer in self.layer[num_local:]:
+            hidden_states = layer(hidden_states, **kwargs)
+        logits = self.pred(self.norm(hidden_states[:, 1:]))  # [B, N, p*p]
+        return AudioMAEDecoderOutput(logits=logits)
 
 
 class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
@@ -738,14 +774,13 @@ class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
             return random_masking(noise, config.mask_ratio)
         return time_frequency_masking(noise, grid, config.mask_time_prob, config.mask_frequency_prob)
 
+    @can_return_tuple
     def forward(
         self,
         input_values: torch.Tensor,
         noise: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> AudioMAEForPreTrainingOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> AudioMAEForPreTrainingOutput:
         r"""
         input_values (`torch.FloatTensor` of shape `(batch_size, time, num_mel_bins)`):
             Normalised log-mel fbank, as for `AudioMAEModel`.
@@ -754,13 +789,8 @@ class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
             with the smallest noise stay visible (the release's `torch.rand` noise). `mask_mode="time_frequency"`:
             shape `(batch_size, time_patches + frequency_patches)`, one value per grid row then per grid column.
         """
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         spectrogram, grid = self.spectrogram_and_grid(input_values)
-        if self.config.decoder_attention == "local":
+        if self.config.decoder_num_local_layers:
             for axis, (patches, window) in enumerate(zip(grid, self.config.decoder_window_size, strict=True)):
                 if patches % window:
                     raise ValueError(
@@ -770,29 +800,20 @@ class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
                     )
         ids_keep, mask, ids_restore = self.sample_mask(spectrogram.shape[0], grid, noise, spectrogram.device)
 
-        encoder_outputs = self.audiomae(
-            spectrogram,
-            kept_token_ids=ids_keep,
-            output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions,
-            return_dict=True,
-        )
+        encoder_outputs = self.audiomae(spectrogram, kept_token_ids=ids_keep, **kwargs)
         latent = self.encoder_norm(encoder_outputs.last_hidden_state)  # [B, 1 + kept, D]
-        logits, decoder_hidden_states, decoder_attentions = self.decoder(
-            latent, ids_restore, grid, output_hidden_states, output_attentions
-        )
-        loss = self.reconstruction_loss(spectrogram, logits, mask)
-        output = AudioMAEForPreTrainingOutput(
+        decoder_outputs = self.decoder(latent, ids_restore, grid, **kwargs)
+        loss = self.reconstruction_loss(spectrogram, decoder_outputs.logits, mask)
+        return AudioMAEForPreTrainingOutput(
             loss=loss,
-            logits=logits,
+            logits=decoder_outputs.logits,
             mask=mask,
             ids_restore=ids_restore,
             hidden_states=encoder_outputs.hidden_states,
             attentions=encoder_outputs.attentions,
-            decoder_hidden_states=decoder_hidden_states,
-            decoder_attentions=decoder_attentions,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
         )
-        return output if return_dict else output.to_tuple()
 
     def reconstruction_target(self, input_values: torch.Tensor) -> torch.Tensor:
         target = self.patchify(input_values)
@@ -805,8 +826,13 @@ class AudioMAEForPreTraining(AudioMAEPreTrainedModel):
     def reconstruction_loss(
         self, input_values: torch.Tensor, logits: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """Mean squared error per patch, averaged over the hidden patches only: visible ones do not count."""
-        per_patch = ((logits - self.reconstruction_target(input_values)) ** 2).mean(dim=-1)  # [B, N]
+        """Mean squared error per patch, averaged over the hidden patches only: visible ones do not count.
+
+        Computed in float32 whatever the model's dtype: the per-patch normalisation and the mean over ~400k values
+        per ViT-B batch lose too much in bfloat16.
+        """
+        target = self.reconstruction_target(input_values.float())
+        per_patch = ((logits.float() - target) ** 2).mean(dim=-1)  # [B, N]
         return (per_patch * mask).sum() / mask.sum()
 
     @torch.no_grad()
@@ -845,24 +871,22 @@ class AudioMAEForAudioClassification(AudioMAEPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> ImageClassifierOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> ImageClassifierOutput:
         r"""
         input_values, attention_mask: as for `AudioMAEModel`.
         labels (`torch.Tensor`, *optional*):
             Single-label: class indices of shape `(batch_size,)`, or class probabilities (e.g. from mixup) of shape
             `(batch_size, num_labels)`; cross-entropy. Multi-label: multi-hot floats `(batch_size, num_labels)`;
             binary cross-entropy on sigmoid scores. Regression (`num_labels == 1` or `problem_type="regression"`):
-            floats `(batch_size,)` or `(batch_size, num_labels)`; mean squared error.
+            floats `(batch_size,)` or `(batch_size, num_labels)`; mean squared error. Always computed in float32.
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         kept_token_ids = None
         if self.training and (self.config.mask_time_prob > 0 or self.config.mask_frequency_prob > 0):
             _, grid = self.spectrogram_and_grid(input_values)
@@ -870,20 +894,13 @@ class AudioMAEForAudioClassification(AudioMAEPreTrainedModel):
             kept_token_ids, _, _ = time_frequency_masking(
                 noise, grid, self.config.mask_time_prob, self.config.mask_frequency_prob
             )
-        outputs = self.audiomae(
-            input_values,
-            attention_mask=attention_mask,
-            kept_token_ids=kept_token_ids,
-            output_hidden_states=output_hidden_states,
-            output_attentions=output_attentions,
-            return_dict=True,
-        )
+        outputs = self.audiomae(input_values, attention_mask=attention_mask, kept_token_ids=kept_token_ids, **kwargs)
+        # Pooled patch tokens, then fc_norm, then the head: the release's order (its global_pool branch).
         logits = self.classifier(self.fc_norm(outputs.pooler_output))
-        loss = self.classification_loss(logits, labels) if labels is not None else None
-        output = ImageClassifierOutput(
+        loss = self.classification_loss(logits.float(), labels) if labels is not None else None
+        return ImageClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return output if return_dict else output.to_tuple()
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         config = self.config
