@@ -638,8 +638,6 @@ def test_max_length_seconds_crops_training_clips_at_random_and_evaluation_clips_
 
 
 def test_freeze_feature_encoder_keeps_the_patch_embedding(pretrained, corpus, tmp_path):
-    if not hasattr(AudioMAEForAudioClassification, "freeze_feature_encoder"):
-        pytest.skip("AudioMAEForAudioClassification.freeze_feature_encoder comes with the modeling branch")
     fine_tune(corpus, tmp_path, "--model_name_or_path", str(pretrained[0]), "--freeze_feature_encoder", "true")
     before, after = load_file(pretrained[0] / "model.safetensors"), load_file(tmp_path / "model.safetensors")
     embedding = [name for name in after if ".patch_embeddings." in name]
@@ -728,8 +726,6 @@ def test_the_example_scripts_calls_fine_tune_an_audiomae_folder_as_remote_code(p
     model = AutoModelForAudioClassification.from_pretrained(
         folder, from_tf=False, config=config, ignore_mismatched_sizes=False, **remote
     )
-    if not hasattr(model, "freeze_feature_encoder"):
-        pytest.skip("AudioMAEForAudioClassification.freeze_feature_encoder comes with the modeling branch")
     model.freeze_feature_encoder()  # --freeze_feature_encoder defaults to True
     raw_datasets["train"].set_transform(train_transforms, output_all_columns=False)
     raw_datasets["eval"].set_transform(val_transforms, output_all_columns=False)
