@@ -2,7 +2,6 @@
 
 import importlib.util
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from transformers import ASTFeatureExtractor, AutoFeatureExtractor
 
 from audiomae_hf import AudioMAEFeatureExtractor
-from audiomae_hf.feature_extraction_audiomae import kaldi_mel_filter_bank, log_mel_fbank, resample
+from audiomae_hf.feature_extraction_audiomae import kaldi_mel_filter_bank, log_mel_fbank
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLING_RATE = 16000
@@ -175,11 +174,19 @@ def test_2d_array_is_a_batch_of_mono_clips():
     np.testing.assert_allclose(features["input_values"][1], log_mel(batch[1]), rtol=0, atol=1e-6)
 
 
-def test_samples_by_channels_audio_is_not_downmixed_but_refused():
-    # A (samples, channels) clip looks like a batch of `samples` clips of `channels` samples each: far too short.
+def test_samples_by_channels_audio_gets_a_short_error_saying_to_downmix_the_channels():
+    # A (samples, channels) clip looks like a batch of `samples` clips of `channels` samples each; the error used to
+    # list all 16000 of them (149 KB).
     stereo = np.zeros((16000, 2), np.float32)
-    with pytest.raises(ValueError, match="shorter than one 25 ms frame"):
+    with pytest.raises(ValueError, match=r"\(samples, channels\), downmix the channels") as error:
         AudioMAEFeatureExtractor()(stereo, sampling_rate=16000)
+    assert len(str(error.value)) < 400
+
+
+def test_many_too_short_clips_are_listed_briefly():
+    with pytest.raises(ValueError, match=r"\{0: 10, 1: 10, 2: 10, 3: 10, 4: 10\} and 995 more") as error:
+        AudioMAEFeatureExtractor()([np.zeros(10, np.float32)] * 1000, sampling_rate=16000)
+    assert len(str(error.value)) < 300
 
 
 def test_torch_tensors_and_numpy_arrays_give_the_same_features():
@@ -192,10 +199,12 @@ def test_a_list_of_floats_is_one_clip():
     np.testing.assert_array_equal(log_mel(waveform.tolist()), log_mel(waveform))
 
 
-@pytest.mark.parametrize(("dtype", "full_scale"), [(np.int16, 2**15), (np.int32, 2**31)])
-def test_integer_pcm_is_scaled_to_unit_range(dtype, full_scale):
-    pcm = (SIGNALS["speech_like"] * (full_scale - 1)).astype(dtype)
-    np.testing.assert_allclose(log_mel(pcm), log_mel(pcm / full_scale), rtol=0, atol=1e-5)
+@pytest.mark.parametrize(
+    ("dtype", "zero", "full_scale"), [(np.int16, 0, 2**15), (np.int32, 0, 2**31), (np.uint8, 128, 2**7)]
+)
+def test_integer_pcm_is_scaled_to_unit_range(dtype, zero, full_scale):
+    pcm = (SIGNALS["speech_like"] * (full_scale - 1) + zero).astype(dtype)
+    np.testing.assert_allclose(log_mel(pcm), log_mel((pcm.astype(np.float64) - zero) / full_scale), rtol=0, atol=1e-5)
 
 
 def test_return_tensors_pt_gives_torch_tensors():
@@ -272,7 +281,7 @@ def test_a_list_of_anything_but_1d_clips_raises(nested):
         AudioMAEFeatureExtractor()(nested, sampling_rate=16000)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_, np.complex64])
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.bool_, np.complex64])
 def test_other_sample_types_are_refused(dtype):
     with pytest.raises(ValueError, match="dtype"):
         AudioMAEFeatureExtractor()(np.zeros(800, dtype), sampling_rate=16000)
@@ -346,29 +355,3 @@ def test_output_is_valid_model_input_values():
     features = extractor([np.ones(8000, np.float32)] * 2, sampling_rate=16000, return_tensors="pt")
     output = AudioMAEModel(config)(input_values=features["input_values"])
     assert output.last_hidden_state.shape[0] == 2
-
-
-# Resampling
-
-
-def test_resampled_tone_keeps_its_frequency_and_amplitude():
-    seconds = torch.arange(44100, dtype=torch.float64) / 44100
-    tone = 0.5 * torch.sin(2 * math.pi * 1000 * seconds)
-    resampled = resample(tone, 44100, 16000)
-    expected = 0.5 * torch.sin(2 * math.pi * 1000 * torch.arange(16000, dtype=torch.float64) / 16000)
-    # away from the ends, where the filter runs past the signal
-    torch.testing.assert_close(resampled[50:-50], expected[50:-50], rtol=0, atol=5e-4)
-
-
-def test_resampling_removes_what_the_new_rate_cannot_hold():
-    tone_above_8khz = torch.sin(2 * math.pi * 10_000 * torch.arange(44100, dtype=torch.float64) / 44100)
-    assert resample(tone_above_8khz, 44100, 16000)[50:-50].abs().max() < 0.01
-
-
-def test_resampled_length_is_the_duration_at_the_new_rate_rounded_up():
-    assert resample(torch.zeros(2, 1001), 16000, 44100).shape == (2, math.ceil(1001 * 44100 / 16000))
-
-
-def test_resampling_to_the_same_rate_returns_the_waveform():
-    waveform = torch.randn(1000)
-    assert resample(waveform, 16000, 16000) is waveform

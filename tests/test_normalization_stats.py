@@ -1,11 +1,14 @@
 """Normalisation statistics of a corpus: `compute_normalization_stats` and the `audiomae-normalization-stats` CLI."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
 import torch
 
-from audiomae_hf.feature_extraction_audiomae import log_mel_fbank, resample
+from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, resample
+from audiomae_hf.feature_extraction_audiomae import log_mel_fbank
 from audiomae_hf.normalization_stats import compute_normalization_stats, find_audio_files, main
 
 
@@ -55,11 +58,13 @@ def test_empty_corpus_raises():
         compute_normalization_stats([])
 
 
-def test_find_audio_files_scans_directories_recursively_for_wav_flac_ogg(tmp_path):
+def test_find_audio_files_scans_directories_recursively_for_the_extensions_training_reads(tmp_path):
     (tmp_path / "nested").mkdir()
-    for name in ["a.wav", "nested/b.FLAC", "nested/c.ogg", "notes.txt", "nested/d.mp3"]:
+    for name in ["a.wav", "nested/b.FLAC", "nested/c.ogg", "notes.txt", "nested/d.mp3", "nested/e.opus", "f.csv"]:
         (tmp_path / name).touch()
-    assert [path.name for path in find_audio_files([tmp_path])] == ["a.wav", "b.FLAC", "c.ogg"]
+    found = [path.name for path in find_audio_files([tmp_path])]
+    assert found == ["a.wav", "b.FLAC", "c.ogg", "d.mp3", "e.opus"]
+    assert all(Path(name).suffix.lower() in AUDIO_EXTENSIONS for name in found)
 
 
 def test_cli_prints_the_stats_of_a_folder_of_audio_files_and_the_extractor_line(tmp_path, capsys):
@@ -75,7 +80,7 @@ def test_cli_prints_the_stats_of_a_folder_of_audio_files_and_the_extractor_line(
     decoded = [
         clips[2],
         soundfile.read(tmp_path / "speaker" / "pcm16.flac", dtype="float32")[0],
-        resample(torch.from_numpy(stereo_44k.mean(axis=1)), 44100, 16000).numpy(),
+        resample(stereo_44k.mean(axis=1, dtype=np.float32), 44100, 16000),
     ]
     mean, std = compute_normalization_stats(decoded)
     printed = capsys.readouterr().out
