@@ -48,6 +48,9 @@ def describe_audio(audio) -> str:
         return f"'{os.fspath(audio)}'"
     if isinstance(audio, dict) and audio.get("path"):
         return f"'{audio['path']}'"
+    samples = audio.get("array", audio.get("raw")) if isinstance(audio, dict) else None
+    if samples is not None:
+        return f"<array of shape {tuple(np.shape(samples))}>"
     if isinstance(audio, dict) and audio.get("bytes") is not None:
         return f"<{len(audio['bytes'])} bytes of embedded audio>"
     if isinstance(audio, (bytes, bytearray)):

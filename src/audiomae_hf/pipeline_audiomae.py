@@ -26,6 +26,11 @@ from .audio_decoding import AudioDecodingError, load_waveform, seconds_for_frame
 
 
 class AudioMAEAudioClassificationPipeline(AudioClassificationPipeline):
+    def __call__(self, inputs, **kwargs):
+        if isinstance(inputs, list) and not inputs:
+            raise ValueError("No clips to classify: pass one clip, or a non-empty list of clips.")
+        return super().__call__(inputs, **kwargs)
+
     def preprocess(self, inputs):
         return super().preprocess(self.decode(inputs))
 
