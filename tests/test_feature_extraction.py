@@ -1,7 +1,9 @@
 """AudioMAEFeatureExtractor: the official Audio-MAE log-mel fbank, batched in torch."""
 
 import importlib.util
+import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +159,132 @@ def test_target_length_and_num_mel_bins_are_configurable():
     assert features.shape == (100, 64)
 
 
+# padding, max_length, truncation: counted in frames
+
+
+def frames_of(features, name="input_values") -> list[int]:
+    return [len(clip) for clip in features[name]]
+
+
+def test_defaults_pad_and_crop_every_clip_to_target_length():
+    extractor = AudioMAEFeatureExtractor(target_length=64)
+    clips = [np.ones(4000, np.float32), np.ones(16000, np.float32)]  # 23 and 98 frames
+    assert frames_of(extractor(clips, sampling_rate=16000)) == [64, 64]
+
+
+def test_padding_longest_pads_to_the_longest_clip_up_to_max_length():
+    extractor = AudioMAEFeatureExtractor(target_length=1024, return_attention_mask=True)
+    clips = [np.ones(4000, np.float32), np.ones(8000, np.float32)]  # 23 and 48 frames
+    features = extractor(clips, sampling_rate=16000, padding="longest", return_tensors="np")
+    assert features["input_values"].shape == (2, 48, 128)
+    assert features["attention_mask"].sum(axis=1).tolist() == [23, 48]
+    assert extractor(clips, sampling_rate=16000, padding=True, max_length=30, return_tensors="np")[
+        "input_values"
+    ].shape == (2, 30, 128)
+
+
+def test_padding_longest_gives_the_same_frames_as_the_default_padding():
+    extractor = AudioMAEFeatureExtractor(target_length=64)
+    clips = [SIGNALS["speech_like"][:4000], SIGNALS["white_noise"][:8000]]
+    longest = extractor(clips, sampling_rate=16000, padding="longest", return_tensors="np")["input_values"]
+    default = extractor(clips, sampling_rate=16000, return_tensors="np")["input_values"]
+    np.testing.assert_array_equal(longest, default[:, :48])
+
+
+def test_pad_to_multiple_of_rounds_the_frames_up():
+    features = AudioMAEFeatureExtractor()(
+        np.ones(7000, np.float32), sampling_rate=16000, padding="longest", pad_to_multiple_of=16, return_tensors="np"
+    )
+    assert features["input_values"].shape == (1, 48, 128)  # 42 frames -> 48
+
+
+def test_max_length_is_in_frames_and_crops_with_truncation():
+    extractor = AudioMAEFeatureExtractor(target_length=1024)
+    features = extractor(SIGNALS["speech_like"], sampling_rate=16000, max_length=32, return_tensors="np")
+    assert features["input_values"].shape == (1, 32, 128)
+    np.testing.assert_array_equal(
+        features["input_values"][0], extractor(SIGNALS["speech_like"], sampling_rate=16000)["input_values"][0][:32]
+    )
+
+
+def test_without_truncation_longer_clips_keep_all_their_frames():
+    clip = np.ones(16000, np.float32)  # 98 frames
+    features = AudioMAEFeatureExtractor(target_length=64)(clip, sampling_rate=16000, truncation=False)
+    assert frames_of(features) == [98]
+
+
+def test_padding_false_leaves_each_clip_its_own_frames():
+    extractor = AudioMAEFeatureExtractor(return_attention_mask=True)
+    features = extractor([np.ones(4000, np.float32), np.ones(8000, np.float32)], sampling_rate=16000, padding=False)
+    assert frames_of(features) == [23, 48] and frames_of(features, "attention_mask") == [23, 48]
+    same_length = extractor([np.ones(4000, np.float32)] * 2, sampling_rate=16000, padding=False, return_tensors="pt")
+    assert same_length["input_values"].shape == (2, 23, 128)
+
+
+def test_padding_false_refuses_to_stack_clips_of_different_lengths():
+    with pytest.raises(ValueError, match=r"padding=False leaves clips of different lengths \(\[23, 48\] frames\)"):
+        AudioMAEFeatureExtractor()(
+            [np.ones(4000, np.float32), np.ones(8000, np.float32)],
+            sampling_rate=16000,
+            padding=False,
+            return_tensors="np",
+        )
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"padding": "shortest"}, "padding='shortest' is not a padding strategy"),
+        ({"max_length": 0}, "max_length must be a positive number of frames"),
+        ({"max_length": 10.5}, "max_length must be a positive number of frames"),
+        ({"pad_to_multiple_of": -16}, "pad_to_multiple_of must be a positive number of frames"),
+        ({"truncation": "longest_first"}, "truncation must be True or False"),
+    ],
+)
+def test_unsupported_padding_options_are_refused(option, match):
+    with pytest.raises(ValueError, match=match):
+        AudioMAEFeatureExtractor()(np.ones(800, np.float32), sampling_rate=16000, **option)
+
+
+def test_unknown_keyword_arguments_are_refused_not_ignored():
+    with pytest.raises(TypeError, match="max_length_seconds"):
+        AudioMAEFeatureExtractor()(np.ones(800, np.float32), sampling_rate=16000, max_length_seconds=10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    lengths=st.lists(st.integers(400, 6000), min_size=1, max_size=3),
+    padding=st.sampled_from(["max_length", "longest", True]),
+    max_length=st.one_of(st.none(), st.integers(1, 60)),
+    truncation=st.booleans(),
+    pad_to_multiple_of=st.one_of(st.none(), st.integers(1, 16)),
+)
+def test_any_padding_option_gives_each_clip_its_frames_then_padding(
+    lengths, padding, max_length, truncation, pad_to_multiple_of
+):
+    extractor = AudioMAEFeatureExtractor(target_length=40, return_attention_mask=True, do_normalize=False)
+    clips = [SIGNALS["white_noise"][:length] for length in lengths]
+    features = extractor(
+        clips,
+        sampling_rate=16000,
+        padding=padding,
+        max_length=max_length,
+        truncation=truncation,
+        pad_to_multiple_of=pad_to_multiple_of,
+        return_tensors="np",
+    )
+    limit = max_length or 40
+    own_frames = [min(num_frames(length), limit) if truncation else num_frames(length) for length in lengths]
+    frames = max(own_frames) if padding != "max_length" else max(limit, max(own_frames))
+    if pad_to_multiple_of:
+        frames = math.ceil(frames / pad_to_multiple_of) * pad_to_multiple_of
+    assert features["input_values"].shape == (len(clips), frames, 128)
+    assert features["attention_mask"].sum(axis=1).tolist() == own_frames
+    for clip, values, own in zip(clips, features["input_values"], own_frames, strict=True):
+        np.testing.assert_allclose(values[:own], log_mel(clip, target_length=own), rtol=0, atol=1e-6)
+        assert np.all(values[own:] == 0)
+
+
 # Input forms
 
 
@@ -235,6 +363,61 @@ def test_runs_on_the_requested_device_and_agrees_with_the_cpu():
 def test_wrong_sampling_rate_names_expected_and_given():
     with pytest.raises(ValueError, match=r"16000 and not 44100"):
         AudioMAEFeatureExtractor()(np.ones(800, np.float32), sampling_rate=44100)
+
+
+def test_wrong_sampling_rate_tells_a_remote_code_user_how_to_resample():
+    with pytest.raises(ValueError, match=r"soxr.resample\(waveform, 44100, 16000\).*trust_remote_code=True") as error:
+        AudioMAEFeatureExtractor()(np.ones(800, np.float32), sampling_rate=44100)
+    assert "audiomae_hf.feature_extraction_audiomae.resample" not in str(error.value)
+
+
+@pytest.mark.parametrize("bad_rate", [0, -16000, 16000.5, float("inf"), "16000"])
+def test_a_bad_sampling_rate_argument_is_a_value_error_naming_it(bad_rate):
+    with pytest.raises(ValueError, match=r"^sampling_rate must be a positive whole number"):
+        AudioMAEFeatureExtractor()(np.ones(800, np.float32), sampling_rate=bad_rate)
+    with pytest.raises(ValueError, match=r"^sampling_rate must be a positive whole number"):
+        AudioMAEFeatureExtractor(sampling_rate=bad_rate)
+
+
+@pytest.mark.parametrize(
+    ("setting", "match"),
+    [
+        ({"std": 0}, "std must be positive"),
+        ({"std": -4.5}, "std must be positive"),
+        ({"std": float("nan")}, "std must be a finite number"),
+        ({"mean": float("inf")}, "mean must be a finite number"),
+        ({"padding_value": float("nan")}, "padding_value must be a finite number"),
+        ({"target_length": 0}, "target_length must be a positive integer"),
+        ({"num_mel_bins": 12.5}, "num_mel_bins must be a positive integer"),
+    ],
+)
+def test_settings_that_would_give_non_finite_features_are_refused(setting, match):
+    with pytest.raises(ValueError, match=match):
+        AudioMAEFeatureExtractor(**setting)
+
+
+def test_a_saved_preprocessor_config_with_std_zero_is_refused_at_load(tmp_path):
+    # Issue 9: `std: 0` in preprocessor_config.json gave infinite features.
+    AudioMAEFeatureExtractor().save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({**config, "std": 0}))
+    with pytest.raises(ValueError, match="std must be positive"):
+        AutoFeatureExtractor.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("peak", [4e18, 1e12, 2.0**31 * 1.001])
+def test_samples_beyond_int32_full_scale_are_an_error_naming_the_clip(peak):
+    # Issue 9: from ~4e18 the features were all NaN.
+    waveform = SIGNALS["white_noise"].astype(np.float64) / np.abs(SIGNALS["white_noise"]).max() * peak
+    with pytest.raises(ValueError, match=r"Clip 1 has peak amplitude"):
+        AudioMAEFeatureExtractor()([np.ones(800), waveform], sampling_rate=16000)
+
+
+@pytest.mark.parametrize("peak", [1.0, 2.0**15, 2.0**31])
+def test_samples_up_to_int32_full_scale_give_finite_features(peak):
+    waveform = SIGNALS["white_noise"].astype(np.float64) / np.abs(SIGNALS["white_noise"]).max() * peak
+    features = AudioMAEFeatureExtractor()(waveform, sampling_rate=16000, return_tensors="np")["input_values"]
+    assert np.isfinite(features).all()
 
 
 def test_missing_sampling_rate_logs_a_warning(caplog):
