@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from peak_memory import peak_memory_increase, write_long_wav
 
-from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, resample
+from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, load_waveform, resample
 from audiomae_hf.feature_extraction_audiomae import log_mel_fbank
 from audiomae_hf.normalization_stats import compute_normalization_stats, find_audio_files, main
 
@@ -95,3 +96,70 @@ def test_cli_takes_a_list_of_files(tmp_path, capsys):
     main([str(tmp_path / "1.wav"), str(tmp_path / "2.wav")])
     mean, std = compute_normalization_stats(clips[1:3])
     assert f"mean: {mean:.7g}" in capsys.readouterr().out
+
+
+def test_cli_counts_mp3_and_opus_files_as_training_does(tmp_path, capsys):
+    clips = corpus()
+    soundfile.write(tmp_path / "a.mp3", clips[2], 16000, format="MP3")
+    soundfile.write(tmp_path / "b.opus", clips[4][:48000], 48000, format="OGG", subtype="OPUS")
+    main([str(tmp_path)])
+    decoded = [load_waveform(tmp_path / "a.mp3", max_seconds=10.305), load_waveform(tmp_path / "b.opus")]
+    mean, std = compute_normalization_stats(decoded)
+    printed = capsys.readouterr().out
+    assert "files: 2" in printed
+    assert f"AudioMAEFeatureExtractor(mean={mean:.7g}, std={std:.7g})" in printed
+
+
+@pytest.fixture
+def corpus_with_a_nan_file(tmp_path):
+    clips = corpus()
+    for index in (1, 2):
+        soundfile.write(tmp_path / f"{index}.wav", clips[index], 16000, subtype="FLOAT")
+    broken = clips[3].copy()
+    broken[500] = np.nan
+    soundfile.write(tmp_path / "broken.wav", broken, 16000, subtype="FLOAT")
+    return tmp_path, clips[1:3]
+
+
+def test_cli_stops_at_a_bad_file_with_an_error_naming_it_not_a_traceback(corpus_with_a_nan_file, capsys):
+    folder, _ = corpus_with_a_nan_file
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(folder)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert f"'{folder / 'broken.wav'}' contains NaN or infinite samples" in error
+    assert "--skip-bad-audio" in error and "Traceback" not in error
+
+
+def test_cli_skip_bad_audio_leaves_bad_files_out_and_counts_them(corpus_with_a_nan_file, capsys):
+    folder, good_clips = corpus_with_a_nan_file
+    (folder / "corrupt.flac").write_bytes(b"fLaC not really")
+    soundfile.write(folder / "too_short.wav", np.zeros(100, np.float32), 16000)
+    main([str(folder), "--skip-bad-audio"])
+    mean, std = compute_normalization_stats(good_clips)
+    captured = capsys.readouterr()
+    assert "files: 2" in captured.out and "skipped: 3" in captured.out
+    assert f"mean: {mean:.7g}" in captured.out
+    assert "corrupt.flac" in captured.err and "broken.wav" in captured.err and "too_short.wav" in captured.err
+
+
+def test_cli_with_every_file_bad_says_so(tmp_path, capsys):
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF nothing")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--skip-bad-audio"])
+    assert "No clips" in capsys.readouterr().err
+
+
+def test_cli_on_an_hour_long_48khz_stereo_file_costs_only_the_counted_window(tmp_path):
+    """Issue 9: a 20 min file took 7.9 GB. The CLI reads the `--target-length` frames it counts (10.3 s). Measured
+    peak growth on a 1 h 48 kHz stereo WAV, after an 11 s one: 10.5 MB, mostly the fbank's working memory for 1024
+    frames; the decoded window (10.3 s of 48 kHz stereo float32) is 4 MB. Bound: 16 MB + 4 x that window."""
+    head = np.resize(corpus()[4], (48000 * 11, 1)) * np.array([3e4, 2e4])
+    hour = write_long_wav(tmp_path / "hour.wav", 3600, 48000, 2, head)
+    eleven_seconds = tmp_path / "eleven_seconds.wav"
+    soundfile.write(eleven_seconds, head.astype(np.int16), 48000)
+    increase = peak_memory_increase(
+        f"from audiomae_hf.normalization_stats import main\nmain([{str(eleven_seconds)!r}])",
+        f"main([{str(hour)!r}])",
+    )
+    assert increase < 16e6 + 4 * (10.3 * 48000 * 2 * 4)
