@@ -19,6 +19,7 @@ from audiomae_hf.audio_decoding import (
     MAX_CHANNELS,
     READ_BLOCK_FRAMES,
     AudioDecodingError,
+    audio_duration,
     load_waveform,
     resample,
 )
@@ -336,3 +337,34 @@ def test_any_clip_decodes_to_the_mean_of_its_scaled_channels_resampled(
     waveform = load_waveform(audio, max_seconds=max_seconds)
     assert waveform.dtype == np.float32
     np.testing.assert_allclose(waveform, expected, rtol=0, atol=2e-6)
+
+
+# Duration, for choosing a random crop
+
+
+def test_audio_duration_of_a_file_is_read_from_its_header(tmp_path):
+    path = write_long_wav(tmp_path / "hour.wav", 3600, 48000, 2, np.zeros((10, 2)))
+    assert audio_duration(path) == 3600.0
+
+
+def test_audio_duration_of_embedded_bytes(tmp_path):
+    path = tmp_path / "clip.flac"
+    soundfile.write(path, noise(24000), 16000)
+    assert audio_duration({"path": "clip.flac", "bytes": path.read_bytes()}) == 1.5
+
+
+@pytest.mark.parametrize("layout", ["mono", "channels_first", "channels_last"])
+def test_audio_duration_of_an_array_counts_samples_not_channels(layout):
+    samples = {"mono": noise(22050), "channels_first": noise(22050, 2).T, "channels_last": noise(22050, 2)}[layout]
+    assert audio_duration({"array": samples, "sampling_rate": 44100}) == 0.5
+
+
+def test_audio_duration_of_an_audio_decoder_is_its_metadata():
+    assert audio_duration(FakeAudioDecoder(noise(32000, 2), 16000)) == 2.0
+
+
+def test_audio_duration_of_something_unreadable_names_it(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("not audio")
+    with pytest.raises(AudioDecodingError, match="notes.wav"):
+        audio_duration(path)

@@ -120,6 +120,29 @@ def resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return soxr.resample(waveform, orig_sr, target_sr, quality="HQ")
 
 
+def audio_duration(audio) -> float:
+    """
+    Seconds of audio in a clip of any form `load_waveform` takes, from its header or metadata, without decoding it:
+    what a random crop needs to choose its `offset_seconds`. Raises `AudioDecodingError` naming the clip if it
+    cannot be read.
+    """
+    try:
+        if _is_decoded_dict(audio):
+            samples, source_rate = _decoded_samples(audio)
+            if samples.ndim == 1:
+                return len(samples) / source_rate
+            if samples.ndim == 2:
+                return samples.shape[1 - _channel_axis(samples.shape)] / source_rate
+            raise AudioDecodingError(f"an array of shape {samples.shape} is not a clip.")
+        if hasattr(audio, "get_samples_played_in_range"):
+            return float(audio.metadata.duration_seconds)
+        return soundfile.info(_sound_file_source(audio)).duration
+    except AudioDecodingError as error:
+        raise AudioDecodingError(f"Audio {describe_audio(audio)}: {error}") from None
+    except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError, KeyError, ValueError) as error:
+        raise AudioDecodingError(f"Could not read audio {describe_audio(audio)}: {error}") from error
+
+
 def seconds_for_frames(num_frames: int) -> float:
     """Audio needed for `num_frames` fbank frames (25 ms windows every 10 ms), with a little room for resampling."""
     return (num_frames - 1) * 0.010 + 0.025 + 0.05
@@ -127,35 +150,45 @@ def seconds_for_frames(num_frames: int) -> float:
 
 def _read_mono_window(audio, offset_seconds: float, max_seconds: float | None) -> tuple[np.ndarray, int]:
     """The window's mono float32 samples and their rate, from any form `load_waveform` takes."""
-    if isinstance(audio, dict) and (audio.get("array") is not None or audio.get("raw") is not None):
-        if "sampling_rate" not in audio:
-            raise AudioDecodingError('A decoded audio dict needs a "sampling_rate" next to its "array".')
-        source_rate = validate_sampling_rate(audio["sampling_rate"], "The audio dict's sampling_rate")
-        samples = audio["array"] if audio.get("array") is not None else audio["raw"]
+    if _is_decoded_dict(audio):
+        samples, source_rate = _decoded_samples(audio)
         return _array_window_to_mono(samples, source_rate, offset_seconds, max_seconds), source_rate
     if hasattr(audio, "get_samples_played_in_range"):
         return _decoder_window_to_mono(audio, offset_seconds, max_seconds)
+    with soundfile.SoundFile(_sound_file_source(audio)) as sound_file:
+        return _read_file_window(sound_file, offset_seconds, max_seconds), sound_file.samplerate
+
+
+def _is_decoded_dict(audio) -> bool:
+    return isinstance(audio, dict) and (audio.get("array") is not None or audio.get("raw") is not None)
+
+
+def _decoded_samples(audio: dict) -> tuple[np.ndarray, int]:
+    if "sampling_rate" not in audio:
+        raise AudioDecodingError('A decoded audio dict needs a "sampling_rate" next to its "array".')
+    source_rate = validate_sampling_rate(audio["sampling_rate"], "The audio dict's sampling_rate")
+    return np.asarray(audio["array"] if audio.get("array") is not None else audio["raw"]), source_rate
+
+
+def _sound_file_source(audio):
+    """What `soundfile.SoundFile` opens for an encoded clip: a path, or the bytes as a file."""
     if isinstance(audio, dict):
         if audio.get("bytes") is not None:
-            source = io.BytesIO(audio["bytes"])
-        elif audio.get("path") is not None:
-            source = audio["path"]
-        else:
-            raise AudioDecodingError(
-                'An audio dict needs "array" and "sampling_rate" (decoded) or "path" or "bytes" (undecoded); '
-                f"got keys {sorted(audio)}."
-            )
-    elif isinstance(audio, (bytes, bytearray)):
-        source = io.BytesIO(audio)
-    elif isinstance(audio, (str, os.PathLike)):
-        source = audio
-    else:
+            return io.BytesIO(audio["bytes"])
+        if audio.get("path") is not None:
+            return audio["path"]
         raise AudioDecodingError(
-            f"Audio of type {type(audio).__name__} is not a clip: pass a path, bytes, a datasets `Audio` value or "
-            'a {"array", "sampling_rate"} dict.'
+            'An audio dict needs "array" and "sampling_rate" (decoded) or "path" or "bytes" (undecoded); '
+            f"got keys {sorted(audio)}."
         )
-    with soundfile.SoundFile(source) as sound_file:
-        return _read_file_window(sound_file, offset_seconds, max_seconds), sound_file.samplerate
+    if isinstance(audio, (bytes, bytearray)):
+        return io.BytesIO(audio)
+    if isinstance(audio, (str, os.PathLike)):
+        return audio
+    raise AudioDecodingError(
+        f"Audio of type {type(audio).__name__} is not a clip: pass a path, bytes, a datasets `Audio` value or "
+        'a {"array", "sampling_rate"} dict.'
+    )
 
 
 def _window(rate: int, offset_seconds: float, max_seconds: float | None) -> tuple[int, int | None]:

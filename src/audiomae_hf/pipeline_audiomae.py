@@ -16,6 +16,7 @@ decoding where the package is not installed.
 """
 
 import shutil
+import urllib.request
 
 import numpy as np
 import soundfile
@@ -36,9 +37,10 @@ class AudioMAEAudioClassificationPipeline(AudioClassificationPipeline):
 
     def decode(self, inputs):
         """The clip as `{"raw": 16 kHz mono float32 window, "sampling_rate"}`, or `inputs` unchanged where the stock
-        code must handle it (URLs, and formats soundfile cannot read when ffmpeg is installed)."""
+        code must handle it (formats soundfile cannot read, when ffmpeg is installed)."""
         if isinstance(inputs, str) and inputs.startswith(("http://", "https://")):
-            return inputs
+            with urllib.request.urlopen(inputs) as response:
+                inputs = response.read()
         rate = self.feature_extractor.sampling_rate
         if isinstance(inputs, (np.ndarray, torch.Tensor)):
             inputs = {"raw": inputs, "sampling_rate": rate}
