@@ -30,7 +30,7 @@ from audiomae_hf import (
     AudioMAEForPreTraining,
     AudioMAEModel,
 )
-from audiomae_hf.audio_decoding import load_waveform
+from audiomae_hf.audio_decoding import AudioDecodingError, load_waveform
 
 LABELS = ["dog", "rain", "siren"]
 
@@ -384,3 +384,39 @@ def test_every_input_form_gives_the_features_of_its_decoded_waveform(
     features = pipeline_features(classify, inputs)
     assert np.isfinite(features).all()
     np.testing.assert_allclose(features, extractor_features(waveform), rtol=0, atol=1e-5)
+
+
+def test_pipeline_decodes_a_url_without_ffmpeg(classify, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    path = tmp_path / "served.flac"
+    soundfile.write(path, band_limited_noise(1.0, 22050), 22050)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        features = pipeline_features(classify, f"http://127.0.0.1:{server.server_port}/served.flac")
+    finally:
+        server.shutdown()
+    np.testing.assert_array_equal(features, pipeline_features(classify, path))
+
+
+def test_a_format_soundfile_cannot_read_is_an_error_naming_the_file_without_ffmpeg(classify, tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    path = tmp_path / "clip.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A not something libsndfile reads")
+    with pytest.raises(AudioDecodingError, match="clip.m4a"):
+        classify(str(path))
+
+
+def test_a_format_soundfile_cannot_read_goes_to_the_stock_ffmpeg_path_when_ffmpeg_is_installed(
+    classify, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    path = tmp_path / "clip.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A not something libsndfile reads")
+    # The stock code then runs the ffmpeg binary, which this machine does not have.
+    with pytest.raises(ValueError, match="ffmpeg was not found"):
+        classify(str(path))
