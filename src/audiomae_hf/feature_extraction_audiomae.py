@@ -213,7 +213,8 @@ def as_float_samples(samples, name: str):
 def check_sample_values(samples, name: str) -> None:
     """A `ValueError` starting with `name` if non-empty `samples` hold NaN, infinity, or values beyond int32 full
     scale (which no audio convention produces; from ~4e18 the features would be NaN)."""
-    peak = float(abs(samples).max())
+    # max and min propagate NaN; unlike abs(), they need no copy of a long waveform.
+    peak = max(float(samples.max()), -float(samples.min()))
     if not math.isfinite(peak):
         raise ValueError(f"{name} contains NaN or infinite samples.")
     if peak > MAX_ABS_SAMPLE:
