@@ -152,7 +152,7 @@ def test_cli_with_every_file_bad_says_so(tmp_path, capsys):
 
 def test_cli_on_an_hour_long_48khz_stereo_file_costs_only_the_counted_window(tmp_path):
     """Issue 9: a 20 min file took 7.9 GB. The CLI reads the `--target-length` frames it counts (10.3 s). Measured
-    peak growth on a 1 h 48 kHz stereo WAV, after an 11 s one: 10.5 MB, mostly the fbank's working memory for 1024
+    peak growth on a 1 h 48 kHz stereo WAV, after an 11 s one: 10.4 MB, mostly the fbank's working memory for 1024
     frames; the decoded window (10.3 s of 48 kHz stereo float32) is 4 MB. Bound: 16 MB + 4 x that window."""
     head = np.resize(corpus()[4], (48000 * 11, 1)) * np.array([3e4, 2e4])
     hour = write_long_wav(tmp_path / "hour.wav", 3600, 48000, 2, head)
