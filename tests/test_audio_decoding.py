@@ -81,7 +81,18 @@ def expected_waveform(samples: np.ndarray, rate: int) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "form",
-    ["str", "path", "bytes", "undecoded_dict", "path_dict", "array_dict", "raw_dict", "channels_first", "decoder"],
+    [
+        "str",
+        "path",
+        "bytes",
+        "undecoded_dict",
+        "path_dict",
+        "array_dict",
+        "raw_dict",
+        "channels_first",
+        "tensor_dict",
+        "decoder",
+    ],
 )
 def test_every_form_of_a_clip_gives_the_same_16khz_mono_waveform(stereo_44k, form):
     path, samples = stereo_44k
@@ -94,6 +105,7 @@ def test_every_form_of_a_clip_gives_the_same_16khz_mono_waveform(stereo_44k, for
         "array_dict": {"array": samples, "sampling_rate": 44100},
         "raw_dict": {"raw": samples, "sampling_rate": 44100},
         "channels_first": {"array": samples.T, "sampling_rate": 44100},
+        "tensor_dict": {"array": torch.from_numpy(samples.T), "sampling_rate": 44100},  # datasets' torch format
         "decoder": FakeAudioDecoder(samples, 44100),
     }[form]
     waveform = load_waveform(audio)

@@ -167,7 +167,14 @@ def _decoded_samples(audio: dict) -> tuple[np.ndarray, int]:
     if "sampling_rate" not in audio:
         raise AudioDecodingError('A decoded audio dict needs a "sampling_rate" next to its "array".')
     source_rate = validate_sampling_rate(audio["sampling_rate"], "The audio dict's sampling_rate")
-    return np.asarray(audio["array"] if audio.get("array") is not None else audio["raw"]), source_rate
+    return _as_numpy(audio["array"] if audio.get("array") is not None else audio["raw"]), source_rate
+
+
+def _as_numpy(samples) -> np.ndarray:
+    """An array, list or torch tensor (on any device) as a numpy array."""
+    if hasattr(samples, "detach"):
+        samples = samples.detach().cpu()
+    return np.asarray(samples)
 
 
 def _sound_file_source(audio):
@@ -220,7 +227,6 @@ def _read_file_window(sound_file: soundfile.SoundFile, offset_seconds: float, ma
 
 
 def _array_window_to_mono(samples, rate: int, offset_seconds: float, max_seconds: float | None) -> np.ndarray:
-    samples = np.asarray(samples)
     start, count = _window(rate, offset_seconds, max_seconds)
     window = slice(start, None if count is None else start + count)
     if samples.ndim == 1:
@@ -252,7 +258,7 @@ def _decoder_window_to_mono(decoder, offset_seconds: float, max_seconds: float |
     """The window of a torchcodec `AudioDecoder` (duck-typed: torchcodec need not be installed)."""
     stop_seconds = None if max_seconds is None else offset_seconds + max_seconds
     samples = decoder.get_samples_played_in_range(start_seconds=offset_seconds, stop_seconds=stop_seconds)
-    data = np.asarray(samples.data)  # (channels, samples), float32
+    data = _as_numpy(samples.data)  # (channels, samples), float32
     return data.mean(axis=0, dtype=np.float32), validate_sampling_rate(
         samples.sample_rate, "The decoder's sample_rate"
     )
