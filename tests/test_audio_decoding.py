@@ -150,6 +150,12 @@ def test_an_audio_decoder_is_asked_only_for_the_window():
     assert len(waveform) == 160_000
 
 
+@pytest.mark.parametrize("shape", [(0,), (0, 16000), (16000, 0), (0, 2)])
+def test_an_empty_array_holds_no_samples(shape):
+    with pytest.raises(AudioDecodingError, match=r"holds no samples"):
+        load_waveform({"array": np.zeros(shape, np.float32), "sampling_rate": 16000})
+
+
 def test_a_window_past_the_end_holds_no_samples(tmp_path):
     path = tmp_path / "one_second.wav"
     soundfile.write(path, noise(16000), 16000)

@@ -227,6 +227,8 @@ def _read_file_window(sound_file: soundfile.SoundFile, offset_seconds: float, ma
 
 
 def _array_window_to_mono(samples, rate: int, offset_seconds: float, max_seconds: float | None) -> np.ndarray:
+    if samples.size == 0:
+        return np.zeros(0, np.float32)
     start, count = _window(rate, offset_seconds, max_seconds)
     window = slice(start, None if count is None else start + count)
     if samples.ndim == 1:
