@@ -59,6 +59,16 @@ def test_empty_corpus_raises():
         compute_normalization_stats([])
 
 
+@pytest.mark.parametrize("bad_rate", [0, -16000])
+def test_a_bad_sampling_rate_is_an_error_naming_it(bad_rate, tmp_path, capsys):
+    with pytest.raises(ValueError, match="^sampling_rate must be a positive whole number"):
+        compute_normalization_stats(corpus(), sampling_rate=bad_rate)
+    soundfile.write(tmp_path / "clip.wav", corpus()[2], 16000)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), f"--sampling-rate={bad_rate}"])
+    assert "--sampling-rate must be a positive whole number" in capsys.readouterr().err
+
+
 def test_find_audio_files_scans_directories_recursively_for_the_extensions_training_reads(tmp_path):
     (tmp_path / "nested").mkdir()
     for name in ["a.wav", "nested/b.FLAC", "nested/c.ogg", "notes.txt", "nested/d.mp3", "nested/e.opus", "f.csv"]:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .audio_decoding import AUDIO_EXTENSIONS, AudioDecodingError, load_waveform, seconds_for_frames
-from .feature_extraction_audiomae import FRAME_LENGTH_MS, _as_float_waveform, log_mel_fbank
+from .feature_extraction_audiomae import FRAME_LENGTH_MS, _as_float_waveform, log_mel_fbank, validate_sampling_rate
 
 
 def compute_normalization_stats(
@@ -70,6 +70,7 @@ def compute_normalization_stats(
     Returns:
         `tuple[float, float]`: `(mean, std)`, to pass as `AudioMAEFeatureExtractor(mean=mean, std=std)`.
     """
+    sampling_rate = validate_sampling_rate(sampling_rate)
     count, total, total_of_squares = 0, 0.0, 0.0
     for batch in _batches(waveforms, batch_size):
         num_samples = torch.tensor([len(waveform) for waveform in batch])
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
         help="leave out (and count) files that cannot be decoded or are too short, instead of stopping at the first",
     )
     args = parser.parse_args(argv)
+    try:
+        validate_sampling_rate(args.sampling_rate, "--sampling-rate")
+    except ValueError as error:
+        parser.error(str(error))
 
     files = find_audio_files(args.paths)
     if not files:
