@@ -4,16 +4,15 @@
 import io
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile
 import soxr
 import torch
+from audio_test_helpers import FakeAudioDecoder, peak_memory_increase, write_long_wav
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from peak_memory import peak_memory_increase, write_long_wav
 
 from audiomae_hf.audio_decoding import (
     MAX_CHANNELS,
@@ -29,38 +28,6 @@ def noise(num_samples: int, channels: int = 1, seed: int = 0) -> np.ndarray:
     """Float32 noise `(num_samples,)`, or `(num_samples, channels)` with different channels."""
     samples = 0.3 * np.random.default_rng(seed).standard_normal((num_samples, channels)).astype(np.float32)
     return samples[:, 0] if channels == 1 else samples
-
-
-class FakeAudioDecoder:
-    """
-    The API of `torchcodec.decoders.AudioDecoder`, which `datasets` 5 returns for a decoded `Audio` column (torchcodec
-    and FFmpeg are not installed here): `metadata`, `get_samples_played_in_range` and `get_all_samples` returning
-    `AudioSamples` with `data` `(channels, samples)` and `sample_rate`, and the `["array"]` / `["sampling_rate"]`
-    access `datasets` adds. Records the ranges asked for; decoding the whole file fails the test.
-    """
-
-    def __init__(self, samples: np.ndarray, sample_rate: int):
-        self.data = torch.from_numpy(np.atleast_2d(samples.T).copy())  # (channels, samples)
-        self.metadata = SimpleNamespace(
-            sample_rate=sample_rate, num_channels=len(self.data), duration_seconds=self.data.shape[1] / sample_rate
-        )
-        self.requested_ranges = []
-
-    def get_samples_played_in_range(self, start_seconds=0.0, stop_seconds=None):
-        self.requested_ranges.append((start_seconds, stop_seconds))
-        rate = self.metadata.sample_rate
-        # The samples played in [start, stop): those whose start time lies in the range.
-        stop = None if stop_seconds is None else math.ceil(stop_seconds * rate)
-        data = self.data[:, math.ceil(start_seconds * rate) : stop]
-        return SimpleNamespace(
-            data=data, sample_rate=rate, pts_seconds=start_seconds, duration_seconds=data.shape[1] / rate
-        )
-
-    def get_all_samples(self):
-        raise AssertionError("decoded the whole file")
-
-    def __getitem__(self, key):
-        raise AssertionError(f"decoded the whole file through ['{key}']")
 
 
 # Every form of a clip gives the same waveform

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from audio_test_helpers import FakeAudioDecoder, peak_memory_increase, write_long_wav
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from peak_memory import peak_memory_increase, write_long_wav
 from tiny_configs import tiny_config
 from transformers import (
     AutoConfig,
@@ -226,7 +226,6 @@ def test_pipeline_downmixes_multichannel_arrays_in_a_dict(classify, layout, rate
 
 def test_pipeline_classifies_datasets_rows_decoded_and_undecoded_and_paths_alike(classify, tmp_path):
     from datasets import Audio, Dataset
-    from test_audio_decoding import FakeAudioDecoder
 
     samples = np.stack([band_limited_noise(1.0, 22050, 1), band_limited_noise(1.0, 22050, 2)], axis=1)
     path = tmp_path / "row.flac"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from peak_memory import peak_memory_increase, write_long_wav
+from audio_test_helpers import peak_memory_increase, write_long_wav
 
 from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, load_waveform, resample
 from audiomae_hf.feature_extraction_audiomae import log_mel_fbank

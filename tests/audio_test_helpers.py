@@ -1,14 +1,18 @@
-"""Peak memory of a piece of code, measured in a fresh Python process; and long audio files written in no time."""
+"""Test helpers for audio input: a stand-in for torchcodec's AudioDecoder, long audio files written in no time, and the
+peak memory of a piece of code measured in a fresh Python process."""
 
+import math
 import os
 import struct
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 PROBE = """
 import gc
@@ -73,3 +77,35 @@ def write_long_wav(path: Path, seconds: int, sampling_rate: int, channels: int, 
         file.write(head.astype("<i2").tobytes())
         file.truncate(len(header) + data_bytes)
     return path
+
+
+class FakeAudioDecoder:
+    """
+    The API of `torchcodec.decoders.AudioDecoder`, which `datasets` 5 returns for a decoded `Audio` column (torchcodec
+    and FFmpeg are not installed here): `metadata`, `get_samples_played_in_range` and `get_all_samples` returning
+    `AudioSamples` with `data` `(channels, samples)` and `sample_rate`, and the `["array"]` / `["sampling_rate"]`
+    access `datasets` adds. Records the ranges asked for; decoding the whole file fails the test.
+    """
+
+    def __init__(self, samples: np.ndarray, sample_rate: int):
+        self.data = torch.from_numpy(np.atleast_2d(samples.T).copy())  # (channels, samples)
+        self.metadata = SimpleNamespace(
+            sample_rate=sample_rate, num_channels=len(self.data), duration_seconds=self.data.shape[1] / sample_rate
+        )
+        self.requested_ranges = []
+
+    def get_samples_played_in_range(self, start_seconds=0.0, stop_seconds=None):
+        self.requested_ranges.append((start_seconds, stop_seconds))
+        rate = self.metadata.sample_rate
+        # The samples played in [start, stop): those whose start time lies in the range.
+        stop = None if stop_seconds is None else math.ceil(stop_seconds * rate)
+        data = self.data[:, math.ceil(start_seconds * rate) : stop]
+        return SimpleNamespace(
+            data=data, sample_rate=rate, pts_seconds=start_seconds, duration_seconds=data.shape[1] / rate
+        )
+
+    def get_all_samples(self):
+        raise AssertionError("decoded the whole file")
+
+    def __getitem__(self, key):
+        raise AssertionError(f"decoded the whole file through ['{key}']")
