@@ -291,6 +291,8 @@ def test_push_uploads_the_weights_the_code_the_feature_extractor_and_the_card(cl
         "configuration_audiomae.py",
         "modeling_audiomae.py",
         "feature_extraction_audiomae.py",
+        "pipeline_audiomae.py",
+        "audio_decoding.py",
         "preprocessor_config.json",
         "README.md",
     }

@@ -1,11 +1,15 @@
 """Normalisation statistics of a corpus: `compute_normalization_stats` and the `audiomae-normalization-stats` CLI."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
 import torch
+from audio_test_helpers import peak_memory_increase, write_long_wav
 
-from audiomae_hf.feature_extraction_audiomae import log_mel_fbank, resample
+from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, load_waveform, resample
+from audiomae_hf.feature_extraction_audiomae import log_mel_fbank
 from audiomae_hf.normalization_stats import compute_normalization_stats, find_audio_files, main
 
 
@@ -55,11 +59,23 @@ def test_empty_corpus_raises():
         compute_normalization_stats([])
 
 
-def test_find_audio_files_scans_directories_recursively_for_wav_flac_ogg(tmp_path):
+@pytest.mark.parametrize("bad_rate", [0, -16000])
+def test_a_bad_sampling_rate_is_an_error_naming_it(bad_rate, tmp_path, capsys):
+    with pytest.raises(ValueError, match="^sampling_rate must be a positive whole number"):
+        compute_normalization_stats(corpus(), sampling_rate=bad_rate)
+    soundfile.write(tmp_path / "clip.wav", corpus()[2], 16000)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), f"--sampling-rate={bad_rate}"])
+    assert "--sampling-rate must be a positive whole number" in capsys.readouterr().err
+
+
+def test_find_audio_files_scans_directories_recursively_for_the_extensions_training_reads(tmp_path):
     (tmp_path / "nested").mkdir()
-    for name in ["a.wav", "nested/b.FLAC", "nested/c.ogg", "notes.txt", "nested/d.mp3"]:
+    for name in ["a.wav", "nested/b.FLAC", "nested/c.ogg", "notes.txt", "nested/d.mp3", "nested/e.opus", "f.csv"]:
         (tmp_path / name).touch()
-    assert [path.name for path in find_audio_files([tmp_path])] == ["a.wav", "b.FLAC", "c.ogg"]
+    found = [path.name for path in find_audio_files([tmp_path])]
+    assert found == ["a.wav", "b.FLAC", "c.ogg", "d.mp3", "e.opus"]
+    assert all(Path(name).suffix.lower() in AUDIO_EXTENSIONS for name in found)
 
 
 def test_cli_prints_the_stats_of_a_folder_of_audio_files_and_the_extractor_line(tmp_path, capsys):
@@ -75,7 +91,7 @@ def test_cli_prints_the_stats_of_a_folder_of_audio_files_and_the_extractor_line(
     decoded = [
         clips[2],
         soundfile.read(tmp_path / "speaker" / "pcm16.flac", dtype="float32")[0],
-        resample(torch.from_numpy(stereo_44k.mean(axis=1)), 44100, 16000).numpy(),
+        resample(stereo_44k.mean(axis=1, dtype=np.float32), 44100, 16000),
     ]
     mean, std = compute_normalization_stats(decoded)
     printed = capsys.readouterr().out
@@ -90,3 +106,70 @@ def test_cli_takes_a_list_of_files(tmp_path, capsys):
     main([str(tmp_path / "1.wav"), str(tmp_path / "2.wav")])
     mean, std = compute_normalization_stats(clips[1:3])
     assert f"mean: {mean:.7g}" in capsys.readouterr().out
+
+
+def test_cli_counts_mp3_and_opus_files_as_training_does(tmp_path, capsys):
+    clips = corpus()
+    soundfile.write(tmp_path / "a.mp3", clips[2], 16000, format="MP3")
+    soundfile.write(tmp_path / "b.opus", clips[4][:48000], 48000, format="OGG", subtype="OPUS")
+    main([str(tmp_path)])
+    decoded = [load_waveform(tmp_path / "a.mp3", max_seconds=10.305), load_waveform(tmp_path / "b.opus")]
+    mean, std = compute_normalization_stats(decoded)
+    printed = capsys.readouterr().out
+    assert "files: 2" in printed
+    assert f"AudioMAEFeatureExtractor(mean={mean:.7g}, std={std:.7g})" in printed
+
+
+@pytest.fixture
+def corpus_with_a_nan_file(tmp_path):
+    clips = corpus()
+    for index in (1, 2):
+        soundfile.write(tmp_path / f"{index}.wav", clips[index], 16000, subtype="FLOAT")
+    broken = clips[3].copy()
+    broken[500] = np.nan
+    soundfile.write(tmp_path / "broken.wav", broken, 16000, subtype="FLOAT")
+    return tmp_path, clips[1:3]
+
+
+def test_cli_stops_at_a_bad_file_with_an_error_naming_it_not_a_traceback(corpus_with_a_nan_file, capsys):
+    folder, _ = corpus_with_a_nan_file
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(folder)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert f"'{folder / 'broken.wav'}' contains NaN or infinite samples" in error
+    assert "--skip-bad-audio" in error and "Traceback" not in error
+
+
+def test_cli_skip_bad_audio_leaves_bad_files_out_and_counts_them(corpus_with_a_nan_file, capsys):
+    folder, good_clips = corpus_with_a_nan_file
+    (folder / "corrupt.flac").write_bytes(b"fLaC not really")
+    soundfile.write(folder / "too_short.wav", np.zeros(100, np.float32), 16000)
+    main([str(folder), "--skip-bad-audio"])
+    mean, std = compute_normalization_stats(good_clips)
+    captured = capsys.readouterr()
+    assert "files: 2" in captured.out and "skipped: 3" in captured.out
+    assert f"mean: {mean:.7g}" in captured.out
+    assert "corrupt.flac" in captured.err and "broken.wav" in captured.err and "too_short.wav" in captured.err
+
+
+def test_cli_with_every_file_bad_says_so(tmp_path, capsys):
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF nothing")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--skip-bad-audio"])
+    assert "No clips" in capsys.readouterr().err
+
+
+def test_cli_on_an_hour_long_48khz_stereo_file_costs_only_the_counted_window(tmp_path):
+    """Issue 9: a 20 min file took 7.9 GB. The CLI reads the `--target-length` frames it counts (10.3 s). Measured
+    peak growth on a 1 h 48 kHz stereo WAV, after an 11 s one: 10.4 MB, mostly the fbank's working memory for 1024
+    frames; the decoded window (10.3 s of 48 kHz stereo float32) is 4 MB. Bound: 16 MB + 4 x that window."""
+    head = np.resize(corpus()[4], (48000 * 11, 1)) * np.array([3e4, 2e4])
+    hour = write_long_wav(tmp_path / "hour.wav", 3600, 48000, 2, head)
+    eleven_seconds = tmp_path / "eleven_seconds.wav"
+    soundfile.write(eleven_seconds, head.astype(np.int16), 48000)
+    increase = peak_memory_increase(
+        f"from audiomae_hf.normalization_stats import main\nmain([{str(eleven_seconds)!r}])",
+        f"main([{str(hour)!r}])",
+    )
+    assert increase < 16e6 + 4 * (10.3 * 48000 * 2 * 4)

@@ -22,15 +22,16 @@ from .modeling_audiomae import (
     AudioMAEModel,
     AudioMAEPreTrainedModel,
 )
-from .pipeline_audiomae import AudioMAEAudioClassificationPipeline
+from .pipeline_audiomae import AudioClassificationPipelineByModelType, AudioMAEAudioClassificationPipeline
 
 AutoConfig.register(AudioMAEConfig.model_type, AudioMAEConfig, exist_ok=True)
 AutoFeatureExtractor.register(AudioMAEConfig, AudioMAEFeatureExtractor, exist_ok=True)
 AutoModel.register(AudioMAEConfig, AudioMAEModel, exist_ok=True)
 AutoModelForPreTraining.register(AudioMAEConfig, AudioMAEForPreTraining, exist_ok=True)
 AutoModelForAudioClassification.register(AudioMAEConfig, AudioMAEForAudioClassification, exist_ok=True)
-# Same task, same stock behaviour for other models; Audio-MAE models decode files without the ffmpeg binary.
-PIPELINE_REGISTRY.supported_tasks["audio-classification"]["impl"] = AudioMAEAudioClassificationPipeline
+# Audio-MAE models get the package's decoding (no ffmpeg binary, any rate, any input form); every other model keeps
+# the stock pipeline class.
+PIPELINE_REGISTRY.supported_tasks["audio-classification"]["impl"] = AudioClassificationPipelineByModelType
 
 # save_pretrained then writes an `auto_map` and copies the code, so a saved folder loads with
 # trust_remote_code=True where this package is not installed.
@@ -43,6 +44,7 @@ AudioMAEForAudioClassification.register_for_auto_class("AutoModelForAudioClassif
 __version__ = "0.1.0"
 
 __all__ = [
+    "AudioMAEAudioClassificationPipeline",
     "AudioMAEConfig",
     "AudioMAEFeatureExtractor",
     "AudioMAEForAudioClassification",

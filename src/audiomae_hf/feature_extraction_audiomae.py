@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from transformers import BatchFeature, SequenceFeatureExtractor
-from transformers.utils import TensorType, logging
+from transformers.utils import PaddingStrategy, TensorType, logging
 
 logger = logging.get_logger(__name__)
 
@@ -21,8 +21,13 @@ LOW_FREQUENCY = 20.0
 LOG_FLOOR = torch.finfo(torch.float32).eps
 MEL_BLOCKS = 4
 CPU_FRAMES_PER_BLOCK = 1024
-# Divisors that turn integer PCM into float samples in [-1, 1), the convention of soundfile and torchaudio.
-PCM_FULL_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31}
+# Integer PCM as float samples in [-1, 1): (sample - zero) / full_scale, the convention of soundfile, torchaudio and
+# scipy.io.wavfile (whose 8-bit WAV samples are unsigned, centred on 128).
+PCM_FORMATS = {"int16": (0, 2.0**15), "int32": (0, 2.0**31), "uint8": (128, 2.0**7)}
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+# No audio convention puts samples beyond int32 full scale; far beyond it (from ~4e18) the float32 power spectrum
+# overflows and the features turn to NaN, so larger samples are refused as a unit mistake.
+MAX_ABS_SAMPLE = 2.0**31
 
 
 def kaldi_mel_scale(frequency: torch.Tensor) -> torch.Tensor:
@@ -173,40 +178,50 @@ def log_mel_fbank(
     return log_mel, num_frames
 
 
-def resample(waveform: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
+def validate_sampling_rate(sampling_rate, name: str = "sampling_rate") -> int:
     """
-    Band-limited resampling of `waveform` (`(..., samples)`) from `orig_sr` to `target_sr` Hz: windowed-sinc
-    interpolation (Hann window, 6 zero crossings each side, cut-off at 99% of the lower Nyquist frequency), computed
-    as a polyphase filter, the method and defaults of `torchaudio.functional.resample`. Returns
-    `ceil(samples * target_sr / orig_sr)` samples in the input's float dtype (float32 for integer input, which is
-    not rescaled).
+    `sampling_rate` as an `int`, or a `ValueError` naming the argument: a rate must be a positive whole number of Hz
+    (an integer, or a float such as 44100.0). The one check of every sampling rate the package is given.
     """
-    if orig_sr == target_sr:
-        return waveform
-    zero_crossings, rolloff = 6, 0.99
-    common = math.gcd(orig_sr, target_sr)
-    orig_step, target_step = orig_sr // common, target_sr // common
-    # cut-off in units of the reduced input rate
-    cutoff = min(orig_step, target_step) * rolloff
-    half_width = math.ceil(zero_crossings * orig_step / cutoff)
+    is_number = isinstance(sampling_rate, numbers.Real) and not isinstance(sampling_rate, bool)
+    if not is_number or not math.isfinite(sampling_rate) or sampling_rate <= 0 or sampling_rate != int(sampling_rate):
+        raise ValueError(f"{name} must be a positive whole number of samples per second, got {sampling_rate!r}.")
+    return int(sampling_rate)
 
-    # Output phase p of every block of `target_step` outputs sits at input position p * orig_step / target_step; its
-    # filter taps cover inputs from half_width before to half_width after the block's first input.
-    taps = torch.arange(-half_width, half_width + orig_step, dtype=torch.float64, device=waveform.device)
-    phases = torch.arange(target_step, dtype=torch.float64, device=waveform.device)
-    distance = (taps[None, :] / orig_step - phases[:, None] / target_step) * cutoff  # in zero crossings
-    distance = distance.clamp(-zero_crossings, zero_crossings)
-    window = torch.cos(distance * math.pi / zero_crossings / 2) ** 2
-    kernels = torch.special.sinc(distance) * window * (cutoff / orig_step)  # [target_step, taps]
 
-    dtype = waveform.dtype if waveform.is_floating_point() else torch.float32
-    leading_shape, num_samples = waveform.shape[:-1], waveform.shape[-1]
-    signal = waveform.reshape(-1, 1, num_samples).to(torch.float64)
-    signal = torch.nn.functional.pad(signal, (half_width, half_width + orig_step))
-    blocks = torch.nn.functional.conv1d(signal, kernels[:, None, :], stride=orig_step)  # [batch, phase, block]
-    resampled = blocks.transpose(1, 2).reshape(len(signal), -1)
-    target_length = math.ceil(num_samples * target_step / orig_step)
-    return resampled[:, :target_length].reshape(*leading_shape, target_length).to(dtype)
+def as_float_samples(samples, name: str):
+    """
+    Audio samples (a numpy array or a torch tensor) as float: float samples as they are, int16, int32 and uint8 PCM
+    scaled to [-1, 1) as float32. A `ValueError` starting with `name` for any other dtype.
+    """
+    dtype = str(samples.dtype).removeprefix("torch.")
+    if dtype in FLOAT_DTYPES:
+        return samples
+    if dtype not in PCM_FORMATS:
+        raise ValueError(
+            f"{name} has dtype {dtype}: pass float samples in [-1, 1], or int16, int32 or uint8 PCM (scaled to "
+            "[-1, 1) as soundfile reads them)."
+        )
+    zero, full_scale = PCM_FORMATS[dtype]
+    floats = samples.float() if isinstance(samples, torch.Tensor) else samples.astype(np.float32)
+    if zero:
+        floats -= zero
+    # Dividing by a power of two is exact: the same float32 samples as scaling in float64.
+    return floats / full_scale
+
+
+def check_sample_values(samples, name: str) -> None:
+    """A `ValueError` starting with `name` if non-empty `samples` hold NaN, infinity, or values beyond int32 full
+    scale (which no audio convention produces; from ~4e18 the features would be NaN)."""
+    # max and min propagate NaN; unlike abs(), they need no copy of a long waveform.
+    peak = max(float(samples.max()), -float(samples.min()))
+    if not math.isfinite(peak):
+        raise ValueError(f"{name} contains NaN or infinite samples.")
+    if peak > MAX_ABS_SAMPLE:
+        raise ValueError(
+            f"{name} has peak amplitude {peak:.3g}, beyond any audio scale: pass float samples in [-1, 1] (values up "
+            f"to int32 full scale, {MAX_ABS_SAMPLE:.0f}, are accepted)."
+        )
 
 
 def _as_float_waveform(clip, index: int) -> torch.Tensor:
@@ -226,17 +241,8 @@ def _as_float_waveform(clip, index: int) -> torch.Tensor:
         )
     if clip.numel() == 0:
         raise ValueError(f"Clip {index} is empty.")
-    if clip.dtype in PCM_FULL_SCALE:
-        clip = clip.to(torch.float64) / PCM_FULL_SCALE[clip.dtype]
-    elif not clip.is_floating_point():
-        raise ValueError(
-            f"Clip {index} has dtype {clip.dtype}: pass float samples in [-1, 1], or int16 / int32 PCM (scaled by "
-            "1/2**15 and 1/2**31)."
-        )
-    waveform = clip.detach().to(torch.float32)
-    # One NaN or infinity makes the sum non-finite; float64 accumulation cannot overflow on float32 samples.
-    if not torch.isfinite(waveform.sum(dtype=torch.float64)):
-        raise ValueError(f"Clip {index} contains NaN or infinite samples.")
+    waveform = as_float_samples(clip.detach(), f"Clip {index}").to(torch.float32)
+    check_sample_values(waveform, f"Clip {index}")
     return waveform
 
 
@@ -252,8 +258,9 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
 
     Input is 16 kHz mono: a 1-D array or tensor is one clip; a 2-D array or tensor, or a list of 1-D arrays of any
     lengths, is a batch. A 2-D array is always read as `(batch, samples)`, so multi-channel audio must be downmixed
-    to mono first. Float samples are taken as they are; int16 and int32 PCM are scaled to [-1, 1) by 1/2**15 and
-    1/2**31, as soundfile and torchaudio read them.
+    to mono first. Float samples are taken as they are; int16, int32 and uint8 PCM are scaled to [-1, 1) (by
+    1/2**15, 1/2**31, and (x - 128)/2**7), as soundfile reads them. Other rates must be resampled to 16 kHz first:
+    the package's pipeline and `audiomae_hf.audio_decoding.load_waveform` decode and resample any file or array.
 
     This feature extractor inherits from [`~feature_extraction_sequence_utils.SequenceFeatureExtractor`] which contains
     most of the main methods. Users should refer to this superclass for more information regarding those methods.
@@ -300,9 +307,21 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(
                 f"feature_size={feature_size} must equal num_mel_bins={num_mel_bins}: both count mel bins."
             )
+        for name, value in {"num_mel_bins": num_mel_bins, "target_length": target_length}.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        for name, value in {"padding_value": padding_value, "mean": mean, "std": std}.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}.")
+        if std <= 0:
+            # Normalising divides by 2 * std: zero would give infinite features, a negative std flipped ones.
+            raise ValueError(
+                f"std must be positive, got {std!r}: it is the standard deviation of the corpus's log-mel values "
+                "(see `audiomae_hf.normalization_stats`)."
+            )
         super().__init__(
             feature_size=num_mel_bins,
-            sampling_rate=sampling_rate,
+            sampling_rate=validate_sampling_rate(sampling_rate),
             padding_value=padding_value,
             return_attention_mask=return_attention_mask,
             **kwargs,
@@ -320,10 +339,19 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         return_tensors: str | TensorType | None = None,
         return_attention_mask: bool | None = None,
         device: str | torch.device | None = None,
-        **kwargs,
+        padding: bool | str | PaddingStrategy = "max_length",
+        max_length: int | None = None,
+        truncation: bool = True,
+        pad_to_multiple_of: int | None = None,
     ) -> BatchFeature:
         """
         Featurize one clip or a batch of clips.
+
+        The defaults give what Audio-MAE was trained on: exactly `target_length` frames per clip, longer clips
+        cropped and shorter ones padded. `padding`, `max_length`, `truncation` and `pad_to_multiple_of` mean what they
+        mean for transformers' sequence feature extractors, counted in output frames (10 ms each) rather than samples,
+        since frames are what the model sees: the model takes fewer frames than `target_length` (any multiple of its
+        patch size), never more.
 
         Args:
             raw_speech (`np.ndarray`, `torch.Tensor`, `list[np.ndarray]`, `list[torch.Tensor]` or `list[float]`):
@@ -338,18 +366,32 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
                 Whether to return the frame-level `attention_mask`; defaults to `self.return_attention_mask`.
             device (`str` or `torch.device`, *optional*):
                 Where to compute, e.g. `"cuda"`; defaults to the device of a tensor input, else the CPU.
+            padding (`bool`, `str` or [`~utils.PaddingStrategy`], *optional*, defaults to `"max_length"`):
+                `"max_length"`: pad every clip to `max_length` frames. `True` or `"longest"`: pad to the longest clip
+                of the batch. `False` or `"do_not_pad"`: each clip keeps its own frames (a batch of different lengths
+                then needs `return_tensors=None`).
+            max_length (`int`, *optional*):
+                Frames to pad to (`"max_length"`) and to crop to (`truncation=True`); defaults to `target_length`.
+            truncation (`bool`, *optional*, defaults to `True`):
+                Whether clips longer than `max_length` frames are cropped to their first `max_length` frames.
+            pad_to_multiple_of (`int`, *optional*):
+                Pad the frames further, to a multiple of this (e.g. the model's patch size, 16).
 
         Returns:
-            [`BatchFeature`]: `input_values` of shape `(batch, target_length, num_mel_bins)`, float32, and
-            `attention_mask` of shape `(batch, target_length)` if requested.
+            [`BatchFeature`]: `input_values` of shape `(batch, frames, num_mel_bins)`, float32, with `frames =
+            target_length` by default, and `attention_mask` of shape `(batch, frames)` if requested.
         """
+        padding, max_length = self._padding_strategy(padding, max_length, truncation, pad_to_multiple_of)
         if sampling_rate is not None:
-            if sampling_rate != self.sampling_rate:
+            if validate_sampling_rate(sampling_rate) != self.sampling_rate:
                 raise ValueError(
                     f"The model corresponding to this feature extractor: {self.__class__.__name__} was trained using "
                     f"a sampling rate of {self.sampling_rate}. Please make sure that the provided `raw_speech` input "
-                    f"was sampled with {self.sampling_rate} and not {sampling_rate}; "
-                    "`audiomae_hf.feature_extraction_audiomae.resample` converts between rates."
+                    f"was sampled with {self.sampling_rate} and not {sampling_rate}. Resample it first, e.g. "
+                    f"`soxr.resample(waveform, {sampling_rate}, {self.sampling_rate})` (`pip install soxr`), or classify "
+                    "files and arrays at any rate with the pipeline, which decodes and resamples: "
+                    '`pipeline("audio-classification", model=...)` with the audiomae-hf package installed, '
+                    "`pipeline(model=..., trust_remote_code=True)` without it."
                 )
         else:
             logger.warning(
@@ -363,13 +405,22 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
 
         waveforms, num_samples = self._batch_waveforms(raw_speech, device)
         log_mel, num_frames = log_mel_fbank(
-            waveforms, num_samples, self.sampling_rate, self.num_mel_bins, max_frames=self.target_length
+            waveforms,
+            num_samples,
+            self.sampling_rate,
+            self.num_mel_bins,
+            max_frames=max_length if truncation else None,
         )
-        is_audio_frame = torch.arange(self.target_length, device=waveforms.device) < num_frames[:, None]
+        output_frames = (
+            max(max_length, log_mel.shape[1]) if padding == PaddingStrategy.MAX_LENGTH else log_mel.shape[1]
+        )
+        if pad_to_multiple_of is not None:
+            output_frames = math.ceil(output_frames / pad_to_multiple_of) * pad_to_multiple_of
+        is_audio_frame = torch.arange(output_frames, device=waveforms.device) < num_frames[:, None]
         # Audio-MAE pads the log-mel (with zeros by default) and then normalises padding and audio frames alike.
         input_values = log_mel
-        if log_mel.shape[1] < self.target_length:
-            input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, self.target_length - log_mel.shape[1]))
+        if log_mel.shape[1] < output_frames:
+            input_values = torch.nn.functional.pad(log_mel, (0, 0, 0, output_frames - log_mel.shape[1]))
         if self.padding_value != 0.0:
             input_values.masked_fill_(~is_audio_frame[..., None], self.padding_value)
         if self.do_normalize:
@@ -378,19 +429,67 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         features = {"input_values": input_values}
         if return_attention_mask:
             features["attention_mask"] = is_audio_frame.long()
+        if padding == PaddingStrategy.DO_NOT_PAD:
+            return self._unpadded(features, num_frames, return_tensors)
         if return_tensors != "pt" and return_tensors != TensorType.PYTORCH:
             features = {name: value.cpu().numpy() for name, value in features.items()}
             if return_tensors is None:
                 features = {name: list(value) for name, value in features.items()}
         return BatchFeature(features)
 
+    def _padding_strategy(self, padding, max_length, truncation, pad_to_multiple_of) -> tuple[PaddingStrategy, int]:
+        """The padding strategy and `max_length` in frames, or a `ValueError` naming the argument that is not valid."""
+        if padding is True:
+            padding = PaddingStrategy.LONGEST
+        elif padding is False:
+            padding = PaddingStrategy.DO_NOT_PAD
+        try:
+            padding = PaddingStrategy(padding)
+        except ValueError:
+            choices = ", ".join(repr(strategy.value) for strategy in PaddingStrategy)
+            raise ValueError(f"padding={padding!r} is not a padding strategy: pass True, False, {choices}.") from None
+        if max_length is None:
+            max_length = self.target_length
+        for name, value in {"max_length": max_length, "pad_to_multiple_of": pad_to_multiple_of or 1}.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of frames, got {value!r}.")
+        if not isinstance(truncation, bool):
+            raise ValueError(f"truncation must be True or False, got {truncation!r}.")
+        return padding, int(max_length)
+
+    def _unpadded(self, features, num_frames, return_tensors) -> BatchFeature:
+        """`features` cut to each clip's own frames, for `padding=False`."""
+        num_frames = num_frames.tolist()
+        if return_tensors is not None and len(set(num_frames)) > 1:
+            raise ValueError(
+                f"padding=False leaves clips of different lengths ({num_frames} frames), which cannot be stacked into "
+                f"return_tensors={return_tensors!r}: pass padding='longest', or return_tensors=None for a list."
+            )
+        if return_tensors == "pt" or return_tensors == TensorType.PYTORCH:
+            return BatchFeature({name: value[:, : num_frames[0]] for name, value in features.items()})
+        clips = {
+            name: [clip[:frames].cpu().numpy() for clip, frames in zip(value, num_frames, strict=True)]
+            for name, value in features.items()
+        }
+        if return_tensors is not None:
+            clips = {name: np.stack(value) for name, value in clips.items()}
+        return BatchFeature(clips)
+
     def _batch_waveforms(self, raw_speech, device) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate the input and stack it into zero-padded float32 clips `(batch, samples)` and their lengths."""
+        frame_length = self.sampling_rate * FRAME_LENGTH_MS // 1000
         if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
             if raw_speech.ndim > 2:
                 raise ValueError(
                     f"raw_speech has shape {tuple(raw_speech.shape)}: expected one mono clip (samples,) or a batch "
                     "(batch, samples). Downmix multi-channel audio to mono first."
+                )
+            if raw_speech.ndim == 2 and 0 < raw_speech.shape[1] < frame_length:
+                raise ValueError(
+                    f"raw_speech has shape {tuple(raw_speech.shape)}: a 2-D input is a batch (batch, samples), and "
+                    f"{raw_speech.shape[1]} samples are shorter than one {FRAME_LENGTH_MS} ms frame. If it is one clip "
+                    "with channels last, (samples, channels), downmix the channels to mono first: "
+                    "`waveform.mean(axis=-1)`."
                 )
             clips = [raw_speech] if raw_speech.ndim == 1 else list(raw_speech)
         elif isinstance(raw_speech, (list, tuple)):
@@ -406,12 +505,13 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         if not clips:
             raise ValueError("raw_speech is empty: pass at least one clip.")
         waveforms = [_as_float_waveform(clip, index) for index, clip in enumerate(clips)]
-        frame_length = self.sampling_rate * FRAME_LENGTH_MS // 1000
         too_short = {index: len(waveform) for index, waveform in enumerate(waveforms) if len(waveform) < frame_length}
         if too_short:
+            shown = dict(list(too_short.items())[:5])
+            more = f" and {len(too_short) - len(shown)} more" if len(too_short) > len(shown) else ""
             raise ValueError(
                 f"Clips shorter than one {FRAME_LENGTH_MS} ms frame ({frame_length} samples) have no features; "
-                f"samples of those clips by index: {too_short}."
+                f"samples of those clips by index: {shown}{more}."
             )
         num_samples = torch.tensor([len(waveform) for waveform in waveforms], device=device)
         waveforms = [waveform.to(device) for waveform in waveforms]
@@ -420,4 +520,4 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         return torch.nn.utils.rnn.pad_sequence(waveforms, batch_first=True), num_samples
 
 
-__all__ = ["AudioMAEFeatureExtractor", "kaldi_mel_filter_bank", "log_mel_fbank", "resample"]
+__all__ = ["AudioMAEFeatureExtractor", "kaldi_mel_filter_bank", "log_mel_fbank"]

@@ -8,8 +8,11 @@ remote code.
 """
 
 import math
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +20,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import ImageClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -497,6 +501,29 @@ REMOTE_CODE_AUTO_MAP = {
     "AutoModelForPreTraining": "modeling_audiomae.AudioMAEForPreTraining",
     "AutoModelForAudioClassification": "modeling_audiomae.AudioMAEForAudioClassification",
 }
+# The package's audio-classification pipeline (decoding without ffmpeg), for `pipeline(model=folder,
+# trust_remote_code=True)`. A task name of its own: an "audio-classification" entry would make transformers demand
+# trust_remote_code from users who have the package installed.
+REMOTE_CODE_PIPELINES = {
+    "audiomae-audio-classification": {
+        "impl": "pipeline_audiomae.AudioMAEAudioClassificationPipeline",
+        "pt": ["AutoModelForAudioClassification"],
+        "type": "audio",
+    }
+}
+
+
+def _save_pipeline_code(config: AudioMAEConfig, save_directory) -> None:
+    """Copy the pipeline's code next to the model's and record it in `config.custom_pipelines`, when that code is at
+    hand (the installed package, or remote code that loaded the pipeline); drop a stale entry when it is not."""
+    pipeline_file = Path(__file__).with_name("pipeline_audiomae.py")
+    if not pipeline_file.is_file():
+        config.__dict__.pop("custom_pipelines", None)
+        return
+    os.makedirs(save_directory, exist_ok=True)
+    for code_file in [pipeline_file, *get_relative_import_files(pipeline_file)]:
+        shutil.copy(code_file, save_directory)
+    config.custom_pipelines = REMOTE_CODE_PIPELINES
 
 
 class AudioMAEPreTrainedModel(PreTrainedModel):
@@ -521,6 +548,7 @@ class AudioMAEPreTrainedModel(PreTrainedModel):
         # Every Auto class, not only the saving class's own, so that the folder loads as remote code for any task
         # (a pretraining folder is where a classifier's fine-tuning starts).
         self.config.auto_map = {**REMOTE_CODE_AUTO_MAP, **getattr(self.config, "auto_map", {})}
+        _save_pipeline_code(self.config, save_directory)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()

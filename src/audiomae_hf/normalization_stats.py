@@ -14,25 +14,30 @@ From Python:
 >>> mean, std = compute_normalization_stats(waveforms)  # any iterable of 16 kHz mono clips
 ```
 
-From the command line, on a folder of audio files (scanned recursively for .wav, .flac and .ogg) or a list of files:
+From the command line, on a folder of audio files (scanned recursively for the extensions training reads:
+`audiomae_hf.audio_decoding.AUDIO_EXTENSIONS`) or a list of files:
 
 ```
 audiomae-normalization-stats path/to/corpus
 ```
+
+Each file is read through the package's decoding path (any rate and channel count, resampled to 16 kHz), and only the
+audio the statistics count: the first `--target-length` frames (about 10 s), so an hour-long file costs no more
+memory than a ten-second one. A file that cannot be decoded stops the run with an error naming it, or, with
+`--skip-bad-audio`, is left out and counted.
 """
 
 import argparse
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 
-from .feature_extraction_audiomae import _as_float_waveform, log_mel_fbank, resample
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+from .audio_decoding import AUDIO_EXTENSIONS, AudioDecodingError, load_waveform, seconds_for_frames
+from .feature_extraction_audiomae import FRAME_LENGTH_MS, _as_float_waveform, log_mel_fbank, validate_sampling_rate
 
 
 def compute_normalization_stats(
@@ -65,6 +70,7 @@ def compute_normalization_stats(
     Returns:
         `tuple[float, float]`: `(mean, std)`, to pass as `AudioMAEFeatureExtractor(mean=mean, std=std)`.
     """
+    sampling_rate = validate_sampling_rate(sampling_rate)
     count, total, total_of_squares = 0, 0.0, 0.0
     for batch in _batches(waveforms, batch_size):
         num_samples = torch.tensor([len(waveform) for waveform in batch])
@@ -93,11 +99,11 @@ def _batches(waveforms: Iterable[np.ndarray | torch.Tensor], batch_size: int) ->
 
 
 def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The given files, and the .wav, .flac and .ogg files under the given directories (recursively), sorted."""
+    """The given files, and the audio files under the given directories (recursively, by `AUDIO_EXTENSIONS`), sorted."""
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(file for file in path.rglob("*") if file.suffix.lower() in AUDIO_SUFFIXES))
+            files.extend(sorted(file for file in path.rglob("*") if file.suffix.lower() in AUDIO_EXTENSIONS))
         elif path.is_file():
             files.append(path)
         else:
@@ -105,19 +111,14 @@ def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def read_mono(path: Path, sampling_rate: int) -> torch.Tensor:
-    """Decode an audio file with soundfile, average its channels and resample it to `sampling_rate`."""
-    samples, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    mono = torch.from_numpy(samples.mean(axis=1))
-    return resample(mono, file_rate, sampling_rate)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="audiomae-normalization-stats",
         description="Mean and std of the Audio-MAE log-mel fbank of an audio corpus, for AudioMAEFeatureExtractor.",
     )
-    parser.add_argument("paths", nargs="+", help="audio files, or directories scanned for .wav/.flac/.ogg")
+    parser.add_argument(
+        "paths", nargs="+", help=f"audio files, or directories scanned for {', '.join(AUDIO_EXTENSIONS)}"
+    )
     parser.add_argument("--sampling-rate", type=int, default=16000, help="model sampling rate (default 16000)")
     parser.add_argument("--num-mel-bins", type=int, default=128, help="mel bins (default 128)")
     parser.add_argument(
@@ -125,28 +126,52 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32, help="clips computed together (default 32)")
     parser.add_argument("--device", default="cpu", help="torch device for the fbank (default cpu)")
+    parser.add_argument(
+        "--skip-bad-audio",
+        action="store_true",
+        help="leave out (and count) files that cannot be decoded or are too short, instead of stopping at the first",
+    )
     args = parser.parse_args(argv)
+    try:
+        validate_sampling_rate(args.sampling_rate, "--sampling-rate")
+    except ValueError as error:
+        parser.error(str(error))
 
     files = find_audio_files(args.paths)
     if not files:
-        parser.error(f"no .wav, .flac or .ogg files in {' '.join(args.paths)}")
+        parser.error(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {' '.join(args.paths)}")
+    max_seconds = seconds_for_frames(args.target_length) if args.target_length else None
+    min_samples = args.sampling_rate * FRAME_LENGTH_MS // 1000
+    skipped = []
 
-    def waveforms() -> Iterator[torch.Tensor]:
+    def waveforms() -> Iterator[np.ndarray]:
         for path in files:
-            waveform = read_mono(path, args.sampling_rate)
-            if len(waveform) < args.sampling_rate * 25 // 1000:
-                parser.error(f"{path} is shorter than one 25 ms frame")
+            try:
+                waveform = load_waveform(path, args.sampling_rate, max_seconds)
+                if len(waveform) < min_samples:
+                    raise AudioDecodingError(f"Audio '{path}' is shorter than one {FRAME_LENGTH_MS} ms frame.")
+            except AudioDecodingError as error:
+                if not args.skip_bad_audio:
+                    parser.exit(1, f"{parser.prog}: error: {error} (pass --skip-bad-audio to leave such files out)\n")
+                print(f"skipped: {error}", file=sys.stderr)
+                skipped.append(path)
+                continue
             yield waveform
 
-    mean, std = compute_normalization_stats(
-        waveforms(),
-        sampling_rate=args.sampling_rate,
-        num_mel_bins=args.num_mel_bins,
-        max_frames=args.target_length or None,
-        batch_size=args.batch_size,
-        device=args.device,
-    )
-    print(f"files: {len(files)}")
+    try:
+        mean, std = compute_normalization_stats(
+            waveforms(),
+            sampling_rate=args.sampling_rate,
+            num_mel_bins=args.num_mel_bins,
+            max_frames=args.target_length or None,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+    except ValueError as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
+    print(f"files: {len(files) - len(skipped)}")
+    if skipped:
+        print(f"skipped: {len(skipped)}")
     print(f"mean: {mean:.7g}")
     print(f"std: {std:.7g}")
     print(f"AudioMAEFeatureExtractor(mean={mean:.7g}, std={std:.7g})")
