@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from audio_test_helpers import peak_memory_increase, write_long_wav
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from audiomae_hf.augmentation import (
     scaled_mask_width,
     spec_augment,
 )
-from audiomae_hf.batching import AudioCollator, DecodeAudio
+from audiomae_hf.batching import AudioCollator, DecodeAudio, split_decoder
 from audiomae_hf.data_sources import (
     as_stream,
     audio_folder_dataset,
@@ -475,3 +476,36 @@ def test_any_json_lines_manifest_gives_a_dataset_or_a_value_error(rows):
             read_manifest_and_labels(path)
         except ValueError:
             pass
+
+
+@pytest.mark.parametrize("max_length_seconds", [None, 5.0], ids=["model_window", "random_crop"])
+def test_training_decodes_only_a_window_of_an_hour_long_48khz_stereo_file(tmp_path, max_length_seconds):
+    """Issue 9: a 1 h file must not be decoded whole, not even for a random crop (its offset comes from the header).
+    Bound: 16 MB + 4 x the 10.3 s window of 48 kHz stereo float32 (4 MB)."""
+    head = (np.random.default_rng(0).standard_normal((48000, 2)) * 3000).astype(np.int16)
+    path = write_long_wav(tmp_path / "hour.wav", 3600, 48000, 2, head)
+    increase = peak_memory_increase(
+        f"""
+        import random
+        from audiomae_hf.audio_decoding import seconds_for_frames
+        from audiomae_hf.batching import split_decoder
+        from audiomae_hf.training_arguments import AudioDataArguments
+        random.seed(0)
+        decode = split_decoder(
+            "train", AudioDataArguments(max_length_seconds={max_length_seconds!r}), seconds_for_frames(1024)
+        )
+        decode({{"audio": [{str(path)!r}]}})
+        """,
+        f"waveforms = [decode({{'audio': [{str(path)!r}]}})['waveform'][0] for _ in range(3)]",
+    )
+    assert increase < 16e6 + 4 * (10.3 * 48000 * 2 * 4)
+
+
+def test_a_random_crop_starts_anywhere_in_a_long_file_and_has_the_cropped_length(tmp_path):
+    ramp = np.arange(160_000, dtype=np.float32) / 160_000  # 10 s at 16 kHz: each sample tells its position
+    soundfile.write(tmp_path / "long.wav", ramp, 16_000, subtype="FLOAT")
+    decode = split_decoder("train", AudioDataArguments(max_length_seconds=1.0), 10.3)
+    segments = [decode({"audio": [str(tmp_path / "long.wav")]})["waveform"][0] for _ in range(30)]
+    assert {len(segment) for segment in segments} == {16_000}
+    starts = [float(segment[0]) for segment in segments]
+    assert min(starts) < 0.3 and max(starts) > 0.6  # offsets over the whole clip, not only its beginning

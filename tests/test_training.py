@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import random
+import re
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from audiomae_hf.trainer import AudioMAETrainer, ClassBalancedSampler, encoder_l
 from audiomae_hf.training_arguments import (
     AudioDataArguments,
     FineTuningArguments,
+    ModelArguments,
     PretrainingArguments,
     apply_config_overrides,
 )
@@ -168,6 +170,22 @@ def test_config_overrides_are_parsed_as_the_field_types():
     )
     assert (config.hidden_size, config.mask_ratio, config.norm_pix_loss) == (192, 0.5, False)
     assert (config.decoder_window_size, config.decoder_shift_size) == ((4, 2), (2, 0))
+
+
+def test_the_documented_config_override_examples_build_a_model():
+    """Issue 10: the docs' `decoder_window_size=(2,4)` / `(2,2)` examples failed on the default shift (2, 0)."""
+    repository = Path(__file__).parents[1]
+    documented = re.findall(
+        r"'([^']*decoder_window_size[^']*)'", ModelArguments.__dataclass_fields__["config_overrides"].metadata["help"]
+    ) + re.findall(r"`(decoder_window_size=[^`]*)`", (repository / "docs" / "training.md").read_text())
+    assert len(documented) >= 2
+    for overrides in documented:
+        apply_config_overrides(AudioMAEConfig(), overrides)
+
+
+def test_a_window_override_without_its_shift_says_how_to_fix_it():
+    with pytest.raises(ValueError, match=r"set decoder_shift_size with decoder_window_size .*\(1, 0\) here"):
+        apply_config_overrides(AudioMAEConfig(), "decoder_window_size=(2,4)")
 
 
 def test_an_unknown_config_override_is_an_error():

@@ -16,7 +16,7 @@ import datasets
 import numpy as np
 import torch
 
-from .audio_decoding import SAMPLING_RATE, AudioDecodingError, describe_audio, load_waveform
+from .audio_decoding import SAMPLING_RATE, AudioDecodingError, audio_duration, describe_audio, load_waveform
 from .feature_extraction_audiomae import FRAME_LENGTH_MS, AudioMAEFeatureExtractor
 from .labels import LabelSpace, label_strings
 
@@ -36,9 +36,10 @@ class DecodeAudio:
     as `waveform=None` for the collator to drop (and count). A clip shorter than one 25 ms frame is
     padded with zeros to one frame. Each example also carries its `clip` name, for the collator's errors.
 
-    `crop_seconds` (`--max_length_seconds`, as in transformers' example script) cuts a longer clip to a segment of
-    that length: at a random offset (python's `random`, which the Trainer seeds in every worker) with `random_crop`,
-    else its beginning. Only `max_seconds` are read (None: the whole clip, which a random crop needs).
+    With `random_crop_seconds` (`--max_length_seconds`, as in transformers' example script), a longer clip is read
+    from a random offset (python's `random`, which the Trainer seeds in every worker) such that a segment of that
+    length fits; its duration comes from the file's header, so only `max_seconds` are ever read, whatever the length
+    of the file.
     """
 
     def __init__(
@@ -50,8 +51,7 @@ class DecodeAudio:
         label_space: LabelSpace | None = None,
         class_names: Sequence[str] | None = None,
         skip_bad_audio: bool = False,
-        crop_seconds: float | None = None,
-        random_crop: bool = False,
+        random_crop_seconds: float | None = None,
     ):
         self.audio_column = audio_column
         self.split = split
@@ -60,12 +60,11 @@ class DecodeAudio:
         self.label_space = label_space
         self.class_names = class_names
         self.skip_bad_audio = skip_bad_audio
-        self.crop_seconds = crop_seconds
-        self.random_crop = random_crop
+        self.random_crop_seconds = random_crop_seconds
 
     def decode(self, audio) -> np.ndarray | None:
         try:
-            waveform = load_waveform(audio, SAMPLING_RATE, self.max_seconds)
+            waveform = load_waveform(audio, SAMPLING_RATE, self.max_seconds, offset_seconds=self.crop_offset(audio))
         except AudioDecodingError as error:
             if not self.skip_bad_audio:
                 raise AudioDecodingError(
@@ -73,11 +72,13 @@ class DecodeAudio:
                 ) from error
             logger.warning(f"Skipping a clip of the {self.split} split: {error}")
             return None
-        if self.crop_seconds is not None and len(waveform) > round(self.crop_seconds * SAMPLING_RATE):
-            length = round(self.crop_seconds * SAMPLING_RATE)
-            offset = random.randint(0, len(waveform) - length) if self.random_crop else 0
-            waveform = waveform[offset : offset + length]
         return np.pad(waveform, (0, max(0, MIN_SAMPLES - len(waveform))))
+
+    def crop_offset(self, audio) -> float:
+        """Seconds to skip: uniform over the starts of a `random_crop_seconds` segment; 0 without a random crop."""
+        if self.random_crop_seconds is None:
+            return 0.0
+        return random.uniform(0.0, max(0.0, audio_duration(audio) - self.random_crop_seconds))
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         audios = batch[self.audio_column]
@@ -99,18 +100,13 @@ def split_decoder(split: str, data_args, window_seconds: float, **labels) -> Dec
     `--max_length_seconds`, a random segment of that length of each training clip and the beginning of each
     evaluation clip. `labels` are `DecodeAudio`'s label arguments.
     """
-    crop_seconds, training = data_args.max_length_seconds, split == "train"
-    if crop_seconds is None:
-        max_seconds = window_seconds
-    else:
-        max_seconds = None if training else min(crop_seconds, window_seconds)
+    crop_seconds = data_args.max_length_seconds
     return DecodeAudio(
         data_args.audio_column_name,
         split,
-        max_seconds,
+        window_seconds if crop_seconds is None else min(crop_seconds, window_seconds),
         skip_bad_audio=data_args.skip_bad_audio,
-        crop_seconds=crop_seconds,
-        random_crop=training,
+        random_crop_seconds=crop_seconds if split == "train" else None,
         **labels,
     )
 

@@ -216,7 +216,9 @@ class AudioMAEConfig(PreTrainedConfig):
                     )
                 if not 0 <= shift < window:
                     raise ValueError(
-                        f"decoder_shift_size {axis} shift {shift} must lie in [0, {window}) for windows of {window}."
+                        f"decoder_shift_size {axis} shift {shift} must lie in [0, {window}) for windows of {window}: "
+                        f"set decoder_shift_size with decoder_window_size (the release shifts by half a window in "
+                        f"time, 0 in frequency: ({self.decoder_window_size[0] // 2}, 0) here)."
                     )
 
 

@@ -192,7 +192,7 @@ class ModelArguments:
     config_overrides: str | None = field(
         default=None,
         metadata={
-            "help": "Config fields to change, e.g. 'hidden_size=192,num_hidden_layers=4,decoder_window_size=(2,2)'."
+            "help": "Config fields to change, e.g. 'hidden_size=192,num_hidden_layers=4,decoder_window_size=(2,2),decoder_shift_size=(1,0)'."
         },
     )
     feature_extractor_name: str | None = field(
@@ -368,7 +368,7 @@ def parse_override_value(name: str, text: str, current):
 
 def apply_config_overrides(config: PretrainedConfig, overrides: str | None) -> PretrainedConfig:
     """
-    Apply "name=value,name=value" overrides (e.g. "hidden_size=192,num_hidden_layers=4,decoder_window_size=(2,2)")
+    Apply "name=value,name=value" overrides (e.g. "hidden_size=192,num_hidden_layers=4,decoder_window_size=(2,2),decoder_shift_size=(1,0)")
     to `config`, each value parsed as the type of the field it replaces, and re-check the config.
     """
     if not overrides:
