@@ -147,17 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         problem_type=problem_type,
         drop_path_rate=model_args.drop_path_rate,
     )
-    if model_args.model_name_or_path is None:
-        model = AudioMAEForAudioClassification(config)
-    else:
-        model = AudioMAEForAudioClassification.from_pretrained(
-            model_args.model_name_or_path,
-            config=config,
-            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-            cache_dir=model_args.cache_dir,
-            revision=model_args.model_revision,
-            token=model_args.token,
-        )
+    model = model_args.load_model(
+        AudioMAEForAudioClassification, config, ignore_mismatched_sizes=model_args.ignore_mismatched_sizes
+    )
     if model_args.freeze_feature_encoder:
         model.freeze_feature_encoder()
     feature_extractor = model_args.load_feature_extractor(config)

@@ -33,16 +33,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     eval_dataset = load_training_split(data_args, "eval", False, **load) if training_args.do_eval else None
 
     config = model_args.load_config()
-    if model_args.model_name_or_path is None:
-        model = AudioMAEForPreTraining(config)
-    else:
-        model = AudioMAEForPreTraining.from_pretrained(
-            model_args.model_name_or_path,
-            config=config,
-            cache_dir=model_args.cache_dir,
-            revision=model_args.model_revision,
-            token=model_args.token,
-        )
+    model = model_args.load_model(AudioMAEForPreTraining, config)
     feature_extractor = model_args.load_feature_extractor(config)
 
     train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from transformers import HfArgumentParser, PretrainedConfig, TrainingArguments
+from transformers import HfArgumentParser, PretrainedConfig, PreTrainedModel, TrainingArguments
 
 from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
@@ -228,6 +228,20 @@ class ModelArguments:
         for name, value in updates.items():
             setattr(config, name, value)
         return apply_config_overrides(config, self.config_overrides)
+
+    def load_model(self, model_class: type[PreTrainedModel], config: AudioMAEConfig, **kwargs) -> PreTrainedModel:
+        """A new `model_class` from `config`, or the starting model's weights under `config` (`kwargs` are passed
+        to `from_pretrained`)."""
+        if self.model_name_or_path is None:
+            return model_class(config)
+        return model_class.from_pretrained(
+            self.model_name_or_path,
+            config=config,
+            cache_dir=self.cache_dir,
+            revision=self.model_revision,
+            token=self.token,
+            **kwargs,
+        )
 
     def load_feature_extractor(self, config: AudioMAEConfig) -> AudioMAEFeatureExtractor:
         """
