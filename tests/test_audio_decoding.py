@@ -176,6 +176,17 @@ def test_an_int16_file_reads_like_the_same_int16_array(tmp_path):
     np.testing.assert_array_equal(load_waveform(path), load_waveform({"array": pcm, "sampling_rate": 8000}))
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("extension", ["wav", "flac"])
+def test_a_16_bit_file_decodes_to_exactly_the_float_samples_soundfile_reads(tmp_path, channels, extension):
+    # 16-bit PCM is read as int16 and scaled by the package (faster than libsndfile's conversion): same samples.
+    pcm = (np.clip(noise(20_000, channels), -0.999, 0.999) * 2**15).astype(np.int16)
+    path = tmp_path / f"pcm16.{extension}"
+    soundfile.write(path, pcm, 16_000, subtype="PCM_16")
+    expected = soundfile.read(path, dtype="float32", always_2d=True)[0].mean(axis=1, dtype=np.float32)
+    np.testing.assert_array_equal(load_waveform(path), expected)
+
+
 def test_other_sample_types_are_refused():
     with pytest.raises(AudioDecodingError, match="dtype int64"):
         load_waveform({"array": np.zeros(16000, np.int64), "sampling_rate": 16000})

