@@ -55,16 +55,6 @@ class Recipe:
     flags: dict[str, Setting]
     config: dict[str, Setting] = field(default_factory=dict)
 
-    def arguments(self) -> list[str]:
-        """The recipe as command-line arguments of `run_audio_classification`."""
-        arguments = []
-        for flag, setting in self.flags.items():
-            arguments += [f"--{flag}", setting.as_text()]
-        if self.config:
-            overrides = ",".join(f"{name}={setting.as_text()}" for name, setting in self.config.items())
-            arguments += [CONFIG_OVERRIDES_FLAG, overrides]
-        return arguments
-
 
 def _per_device_batch(total: int, gpus: int, release: str | None = None) -> Setting:
     return Setting(total // gpus, f"{PAPER_TABLE}: batch {total} on {gpus} GPUs", release)
@@ -355,16 +345,11 @@ def apply_recipe(argv: list[str]) -> list[str]:
     recipe = get_recipe(names[0])
     explicit = {_flag_name(argument) for argument in argv} - {None}
     preset: list[str] = []
-    recipe_arguments = recipe.arguments()
-    for index in range(0, len(recipe_arguments), 2):
-        flag, value = recipe_arguments[index], recipe_arguments[index + 1]
-        if flag == CONFIG_OVERRIDES_FLAG:
-            user_overrides = _values_of(argv, CONFIG_OVERRIDES_FLAG)
-            if user_overrides:
-                continue  # merged below, where the user's value stands
-        elif flag[2:] in explicit:
-            continue
-        preset += [flag, value]
+    for flag, setting in recipe.flags.items():
+        if flag not in explicit:
+            preset += [f"--{flag}", setting.as_text()]
+    if recipe.config and not _values_of(argv, CONFIG_OVERRIDES_FLAG):  # else merged below, where the user's stands
+        preset += [CONFIG_OVERRIDES_FLAG, _merged_overrides(recipe, "")]
     merged = []
     for index, argument in enumerate(argv):
         if index > 0 and argv[index - 1] == CONFIG_OVERRIDES_FLAG:
