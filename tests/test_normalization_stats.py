@@ -8,9 +8,9 @@ import soundfile
 import torch
 from audio_test_helpers import peak_memory_increase, write_long_wav
 
-from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, load_waveform, resample
+from audiomae_hf.audio_decoding import AUDIO_EXTENSIONS, find_audio_files, load_waveform, resample
 from audiomae_hf.feature_extraction_audiomae import log_mel_fbank
-from audiomae_hf.normalization_stats import compute_normalization_stats, find_audio_files, main
+from audiomae_hf.normalization_stats import compute_normalization_stats, main
 
 
 def corpus(seed: int = 0) -> list[np.ndarray]:

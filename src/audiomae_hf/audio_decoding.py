@@ -20,6 +20,8 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import soundfile
@@ -141,6 +143,22 @@ def audio_duration(audio) -> float:
         raise AudioDecodingError(f"Audio {describe_audio(audio)}: {error}") from None
     except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError, KeyError, ValueError) as error:
         raise AudioDecodingError(f"Could not read audio {describe_audio(audio)}: {error}") from error
+
+
+def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The given files, and the audio files (by `AUDIO_EXTENSIONS`) under the given directories, recursively, sorted:
+    the one scan of the training scripts' audio folders, the statistics CLI and the embeddings CLI."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(
+                sorted(file for file in path.rglob("*") if file.suffix.lower() in AUDIO_EXTENSIONS and file.is_file())
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or directory: {path}")
+    return files
 
 
 def seconds_for_frames(num_frames: int) -> float:

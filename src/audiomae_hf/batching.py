@@ -147,9 +147,9 @@ def featurize(
 class AudioCollator:
     """
     Batch decoded examples: drop clips that failed to decode (counted in `skipped_clips`, an int, when there are any:
-    the decoding workers are other processes, so the count travels with the batch to `AudioMAETrainer`), compute the normalised fbank of all clips at once with
-    the feature extractor (`input_values`, [B, target_length, num_mel_bins]), and stack the `labels` (int64 class
-    indices, or float32 multi-hot rows) if the examples have them.
+    the decoding workers are other processes, so the count travels with the batch to `AudioMAETrainer`), compute the
+    normalised fbank of all clips at once with the feature extractor (`input_values`, [B, target_length,
+    num_mel_bins]), and stack the `labels` (int64 class indices, or float32 multi-hot rows) if the examples have them.
 
     With `compute_features=False` the batch holds the zero-padded float32 `waveforms` [B, samples], their
     `num_samples` [B] and the `clips` names instead of `input_values`: `AudioMAETrainer` then computes the fbank on

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import soundfile
 from datasets.exceptions import DatasetGenerationError
 
-from .audio_decoding import AUDIO_EXTENSIONS
+from .audio_decoding import AUDIO_EXTENSIONS, find_audio_files
 
 if TYPE_CHECKING:
     from .training_arguments import AudioDataArguments, RecipeTrainingArguments
@@ -42,7 +42,7 @@ def audio_folder_dataset(root: str | os.PathLike, with_labels: bool = True) -> d
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"Audio folder '{root}' does not exist or is not a directory.")
-    paths = sorted(path for path in root.rglob("*") if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file())
+    paths = find_audio_files([root])
     if not paths:
         raise ValueError(f"Audio folder '{root}' holds no audio files ({', '.join(AUDIO_EXTENSIONS)}).")
     columns = {"audio": [str(path) for path in paths]}

@@ -31,10 +31,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .audio_decoding import AUDIO_EXTENSIONS, load_waveform, seconds_for_frames
+from .audio_decoding import AUDIO_EXTENSIONS, find_audio_files, load_waveform, seconds_for_frames
 from .feature_extraction_audiomae import AudioMAEFeatureExtractor
 from .modeling_audiomae import AudioMAEModel
-from .normalization_stats import find_audio_files
 
 POOLER_OUTPUT = "pooler_output"
 
@@ -80,6 +79,15 @@ def embed_waveforms(
     return {name: embedding.float().cpu().numpy() for name, embedding in embeddings.items()}
 
 
+def _embed_clip_batch(
+    model: AudioMAEModel, feature_extractor: AudioMAEFeatureExtractor, clips: Sequence, layers: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """`embed_waveforms` of one batch of clips, each decoded only as far as the model sees it."""
+    max_seconds = seconds_for_frames(feature_extractor.target_length)
+    waveforms = [load_waveform(clip, feature_extractor.sampling_rate, max_seconds) for clip in clips]
+    return embed_waveforms(model, feature_extractor, waveforms, layers)
+
+
 def embed_clips(
     model: AudioMAEModel,
     feature_extractor: AudioMAEFeatureExtractor,
@@ -98,12 +106,10 @@ def embed_clips(
     decoded raises `AudioDecodingError` naming it. `progress` shows a tqdm bar over the batches.
     """
     clips = list(clips)
-    max_seconds = seconds_for_frames(feature_extractor.target_length)
     batches = [clips[start : start + batch_size] for start in range(0, len(clips), batch_size)]
     parts: dict[str, list[np.ndarray]] = {name: [] for name in embedding_names(layers)}
     for batch in tqdm(batches, desc="Embedding clips", unit="batch", disable=not progress):
-        waveforms = [load_waveform(clip, feature_extractor.sampling_rate, max_seconds) for clip in batch]
-        for name, embedding in embed_waveforms(model, feature_extractor, waveforms, layers).items():
+        for name, embedding in _embed_clip_batch(model, feature_extractor, batch, layers).items():
             parts[name].append(embedding)
     hidden_size = model.config.hidden_size
     return {
@@ -132,13 +138,10 @@ def add_embedding_columns(
 
     if isinstance(dataset.features.get(audio_column), Audio):
         dataset = dataset.cast_column(audio_column, Audio(decode=False))
-    max_seconds = seconds_for_frames(feature_extractor.target_length)
 
     def embed_batch(batch):
-        waveforms = [load_waveform(clip, feature_extractor.sampling_rate, max_seconds) for clip in batch[audio_column]]
-        return {
-            name: list(array) for name, array in embed_waveforms(model, feature_extractor, waveforms, layers).items()
-        }
+        embeddings = _embed_clip_batch(model, feature_extractor, batch[audio_column], layers)
+        return {name: list(array) for name, array in embeddings.items()}
 
     return dataset.map(embed_batch, batched=True, batch_size=batch_size, desc="Embedding clips")
 
@@ -196,13 +199,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(files)} clips -> {args.output} ({', '.join(embeddings)})")
         return
 
-    import datasets
+    from .data_sources import load_split  # needs `datasets` (the [train] extra); audio folders do not
 
-    if _is_saved_dataset(args.source):
-        dataset = datasets.load_from_disk(args.source)
-        dataset = dataset[args.split] if isinstance(dataset, datasets.DatasetDict) else dataset
-    else:
-        dataset = datasets.load_dataset(args.source, args.dataset_config_name, split=args.split)
+    dataset = load_split(
+        dataset_name=args.source,
+        dataset_config_name=args.dataset_config_name,
+        split=args.split,
+        audio_column=args.audio_column,
+        with_labels=False,
+    )
     dataset = add_embedding_columns(
         dataset,
         model,

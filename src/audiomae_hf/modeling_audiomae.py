@@ -338,7 +338,7 @@ class AudioMAELayer(GradientCheckpointingLayer):
 class AudioMAEEncoder(nn.Module):
     def __init__(self, config: AudioMAEConfig):
         super().__init__()
-        # On the CPU explicitly: from_pretrained may build the model under a meta-device context, where .tolist() fails.
+        # On the CPU explicitly: from_pretrained may build the model under a meta device, where .tolist() fails.
         drop_path_rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers, device="cpu").tolist()
         self.layer = nn.ModuleList(
             AudioMAELayer(config, config.hidden_size, config.num_attention_heads, rate) for rate in drop_path_rates

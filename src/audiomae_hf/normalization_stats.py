@@ -31,12 +31,11 @@ import argparse
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .audio_decoding import AUDIO_EXTENSIONS, AudioDecodingError, load_waveform, seconds_for_frames
+from .audio_decoding import AUDIO_EXTENSIONS, AudioDecodingError, find_audio_files, load_waveform, seconds_for_frames
 from .feature_extraction_audiomae import FRAME_LENGTH_MS, _as_float_waveform, log_mel_fbank, validate_sampling_rate
 
 
@@ -96,19 +95,6 @@ def _batches(waveforms: Iterable[np.ndarray | torch.Tensor], batch_size: int) ->
             batch = []
     if batch:
         yield batch
-
-
-def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The given files, and the audio files under the given directories (recursively, by `AUDIO_EXTENSIONS`), sorted."""
-    files = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files.extend(sorted(file for file in path.rglob("*") if file.suffix.lower() in AUDIO_EXTENSIONS))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"No such file or directory: {path}")
-    return files
 
 
 def main(argv: list[str] | None = None) -> None:
