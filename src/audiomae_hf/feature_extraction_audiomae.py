@@ -211,6 +211,10 @@ def as_float_samples(samples, name: str):
     return floats
 
 
+def _is_positive_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
 def check_sample_values(samples, name: str) -> None:
     """A `ValueError` starting with `name` if non-empty `samples` hold NaN, infinity, or values beyond int32 full
     scale (which no audio convention produces; from ~4e18 the features would be NaN)."""
@@ -309,7 +313,7 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
                 f"feature_size={feature_size} must equal num_mel_bins={num_mel_bins}: both count mel bins."
             )
         for name, value in {"num_mel_bins": num_mel_bins, "target_length": target_length}.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            if not _is_positive_integer(value):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         for name, value in {"padding_value": padding_value, "mean": mean, "std": std}.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -452,7 +456,7 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
         if max_length is None:
             max_length = self.target_length
         for name, value in {"max_length": max_length, "pad_to_multiple_of": pad_to_multiple_of or 1}.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            if not _is_positive_integer(value):
                 raise ValueError(f"{name} must be a positive number of frames, got {value!r}.")
         if not isinstance(truncation, bool):
             raise ValueError(f"truncation must be True or False, got {truncation!r}.")
