@@ -1,8 +1,6 @@
 """Integration with transformers: Auto classes, the audio-classification pipeline, Hub remote code."""
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -12,6 +10,7 @@ import torch
 from audio_test_helpers import FakeAudioDecoder, peak_memory_increase, write_long_wav
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from remote_code import run_without_the_package
 from tiny_configs import tiny_config
 from transformers import (
     AutoConfig,
@@ -137,8 +136,6 @@ def test_saved_folder_loads_as_remote_code_where_the_package_cannot_be_imported(
     np.save(tmp_path / "expected.npy", expected.numpy())
     script = textwrap.dedent(
         f"""
-        import sys
-        sys.modules["audiomae_hf"] = None  # any `import audiomae_hf` now raises ImportError
         import numpy as np, torch
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, AutoModelForPreTraining
         folder = {str(classifier_folder)!r}
@@ -154,12 +151,7 @@ def test_saved_folder_loads_as_remote_code_where_the_package_cannot_be_imported(
         print("remote code ok")
         """
     )
-    environment = {"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "remote code ok" in result.stdout
+    assert "remote code ok" in run_without_the_package(script, tmp_path)
 
 
 # The pipeline's decoding: the features it computes, compared with the feature extractor's on known audio
@@ -319,8 +311,7 @@ def test_remote_code_pipeline_decodes_files_and_datasets_rows_without_the_packag
     (tmp_path / "expected.json").write_text(json.dumps(expected))
     script = textwrap.dedent(
         f"""
-        import json, sys
-        sys.modules["audiomae_hf"] = None  # any `import audiomae_hf` now raises ImportError
+        import json
         import numpy as np
         from transformers import pipeline
         classify = pipeline(model={str(classifier_folder)!r}, trust_remote_code=True)
@@ -336,12 +327,7 @@ def test_remote_code_pipeline_decodes_files_and_datasets_rows_without_the_packag
         print("remote pipeline ok")
         """
     )
-    environment = {"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "remote pipeline ok" in result.stdout
+    assert "remote pipeline ok" in run_without_the_package(script, tmp_path)
 
 
 # Fuzz: the pipeline's input forms

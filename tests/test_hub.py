@@ -1,9 +1,6 @@
 import ast
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import torch
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
+from remote_code import run_without_the_package
 
 from audiomae_hf import (
     AudioMAEConfig,
@@ -87,19 +85,6 @@ def classifier_card(**overrides) -> ModelCard:
 
 def python_snippets(card: ModelCard) -> list[str]:
     return re.findall(r"```python\n(.*?)```", card.text, flags=re.DOTALL)
-
-
-def run_without_the_package(snippet: str, working_directory: Path) -> str:
-    """Run a card snippet in a fresh interpreter where `import audiomae_hf` fails, as on a machine without it.
-    Returns what it printed."""
-    script = "import sys\nsys.modules['audiomae_hf'] = None\n" + snippet
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(working_directory / "modules")}
-    environment.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=working_directory, env=environment, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 class RecordingHub:
