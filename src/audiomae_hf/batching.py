@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 from .audio_decoding import SAMPLING_RATE, AudioDecodingError, audio_duration, describe_audio, load_waveform
-from .feature_extraction_audiomae import FRAME_LENGTH_MS, AudioMAEFeatureExtractor
+from .feature_extraction_audiomae import AudioMAEFeatureExtractor, frame_samples
 from .labels import LabelSpace, label_strings
 
 logger = logging.getLogger(__name__)
 
 # A clip shorter than one fbank frame is still audio: padded with silence to one frame, as padding to target_length
 # would pad it anyway.
-MIN_SAMPLES = SAMPLING_RATE * FRAME_LENGTH_MS // 1000
+MIN_SAMPLES, _ = frame_samples(SAMPLING_RATE)
 
 
 class DecodeAudio:

@@ -30,6 +30,11 @@ FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 MAX_ABS_SAMPLE = 2.0**31
 
 
+def frame_samples(sampling_rate: int) -> tuple[int, int]:
+    """(frame_length, frame_shift) in samples at `sampling_rate`: Kaldi's 25 ms windows every 10 ms."""
+    return sampling_rate * FRAME_LENGTH_MS // 1000, sampling_rate * FRAME_SHIFT_MS // 1000
+
+
 def kaldi_mel_scale(frequency: torch.Tensor) -> torch.Tensor:
     return 1127.0 * (1.0 + frequency / 700.0).log()
 
@@ -126,8 +131,7 @@ def log_mel_fbank(
     if num_samples is None:
         num_samples = torch.full((batch_size,), length, device=device)
     num_samples = num_samples.to(device)
-    frame_length = sampling_rate * FRAME_LENGTH_MS // 1000
-    frame_shift = sampling_rate * FRAME_SHIFT_MS // 1000
+    frame_length, frame_shift = frame_samples(sampling_rate)
     fft_length = 2 ** math.ceil(math.log2(frame_length))
     if int(num_samples.min()) < frame_length:
         raise ValueError(f"Every clip needs at least {frame_length} samples (one frame), got {num_samples.tolist()}.")
@@ -482,7 +486,7 @@ class AudioMAEFeatureExtractor(SequenceFeatureExtractor):
 
     def _batch_waveforms(self, raw_speech, device) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate the input and stack it into zero-padded float32 clips `(batch, samples)` and their lengths."""
-        frame_length = self.sampling_rate * FRAME_LENGTH_MS // 1000
+        frame_length, _ = frame_samples(self.sampling_rate)
         if isinstance(raw_speech, (np.ndarray, torch.Tensor)):
             if raw_speech.ndim > 2:
                 raise ValueError(

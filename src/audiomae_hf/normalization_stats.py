@@ -36,7 +36,13 @@ import numpy as np
 import torch
 
 from .audio_decoding import AUDIO_EXTENSIONS, AudioDecodingError, find_audio_files, load_waveform, seconds_for_frames
-from .feature_extraction_audiomae import FRAME_LENGTH_MS, _as_float_waveform, log_mel_fbank, validate_sampling_rate
+from .feature_extraction_audiomae import (
+    FRAME_LENGTH_MS,
+    _as_float_waveform,
+    frame_samples,
+    log_mel_fbank,
+    validate_sampling_rate,
+)
 
 
 def compute_normalization_stats(
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     if not files:
         parser.error(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {' '.join(args.paths)}")
     max_seconds = seconds_for_frames(args.target_length) if args.target_length else None
-    min_samples = args.sampling_rate * FRAME_LENGTH_MS // 1000
+    min_samples, _ = frame_samples(args.sampling_rate)
     skipped = []
 
     def waveforms() -> Iterator[np.ndarray]:

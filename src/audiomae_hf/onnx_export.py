@@ -36,12 +36,11 @@ from torch import nn
 
 from .configuration_audiomae import AudioMAEConfig
 from .feature_extraction_audiomae import (
-    FRAME_LENGTH_MS,
-    FRAME_SHIFT_MS,
     LOG_FLOOR,
     PREEMPHASIS_COEFFICIENT,
     AudioMAEFeatureExtractor,
     _frame_means,
+    frame_samples,
     kaldi_mel_filter_bank,
 )
 from .modeling_audiomae import AudioMAEForAudioClassification, AudioMAEModel, AudioMAEPreTrainedModel
@@ -56,8 +55,7 @@ class LogMelFrontEnd(nn.Module):
     def __init__(self, feature_extractor: AudioMAEFeatureExtractor):
         super().__init__()
         sampling_rate = feature_extractor.sampling_rate
-        self.frame_length = sampling_rate * FRAME_LENGTH_MS // 1000
-        self.frame_shift = sampling_rate * FRAME_SHIFT_MS // 1000
+        self.frame_length, self.frame_shift = frame_samples(sampling_rate)
         self.target_length = feature_extractor.target_length
         self.num_mel_bins = feature_extractor.num_mel_bins
         self.padding_value = feature_extractor.padding_value
@@ -131,7 +129,7 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, input_name: st
 
 def export_fbank(feature_extractor: AudioMAEFeatureExtractor, path: str | Path) -> None:
     """Export `feature_extractor` as `LogMelFrontEnd` to `path`: `waveforms` `[batch, samples]` -> `input_values`."""
-    frame_length = feature_extractor.sampling_rate * FRAME_LENGTH_MS // 1000
+    frame_length, _ = frame_samples(feature_extractor.sampling_rate)
     _export(
         LogMelFrontEnd(feature_extractor),
         torch.zeros(2, feature_extractor.sampling_rate),
