@@ -123,7 +123,7 @@ def _cut_silence(root: Path, output_dir: Path, split: str, count: int, rng: np.r
     recordings = sorted((root / BACKGROUND_NOISE_FOLDER).glob("*.wav"))
     if not recordings:
         raise ValueError(f"'{root}' has no {BACKGROUND_NOISE_FOLDER}/*.wav to cut the {SILENCE_LABEL} class from.")
-    noises = [soundfile.read(path, dtype="float32", always_2d=True)[0][:, 0] for path in recordings]
+    noises = [load_waveform(path, SAMPLING_RATE) for path in recordings]  # mono 16 kHz, whatever the files are
     folder = output_dir / SILENCE_LABEL / split
     folder.mkdir(parents=True, exist_ok=True)
     clips = []
