@@ -237,21 +237,31 @@ def test_a_whole_float_sampling_rate_is_accepted():
 # Bad audio is an error naming the clip
 
 
-@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
-def test_non_finite_samples_in_a_file_are_an_error_naming_it(tmp_path, bad_value):
-    samples = noise(16000)
-    samples[100] = bad_value
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_one_non_finite_sample_in_a_file_is_an_error_naming_it_at_any_rate(tmp_path, bad_value, rate):
+    samples = noise(rate)
+    samples[rate // 2] = bad_value
     path = tmp_path / "broken.wav"
-    soundfile.write(path, samples, 16000, subtype="FLOAT")
+    soundfile.write(path, samples, rate, subtype="FLOAT")
     with pytest.raises(AudioDecodingError, match=r"'.*broken.wav' contains NaN or infinite samples"):
         load_waveform(path)
 
 
-def test_samples_beyond_any_audio_scale_are_an_error_naming_the_file(tmp_path):
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+def test_samples_beyond_any_audio_scale_are_an_error_naming_the_file_at_any_rate(tmp_path, rate):
     path = tmp_path / "loud.wav"
-    soundfile.write(path, noise(16000).astype(np.float64) * 1e19, 16000, subtype="DOUBLE")
-    with pytest.raises(AudioDecodingError, match=r"loud.wav' has peak amplitude 1.*e\+19"):
+    soundfile.write(path, noise(rate).astype(np.float64) * 1e19, rate, subtype="DOUBLE")
+    with pytest.raises(AudioDecodingError, match=r"loud.wav' has peak amplitude \d.*e\+1[89]"):
         load_waveform(path)
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_one_sample_beyond_any_audio_scale_is_an_error_at_any_rate(rate):
+    samples = noise(rate)
+    samples[rate // 2] = 1e12
+    with pytest.raises(AudioDecodingError, match=r"has peak amplitude \d.*e\+1[12]"):
+        load_waveform({"array": samples, "sampling_rate": rate})
 
 
 def test_a_file_that_is_not_audio_is_an_error_naming_it(tmp_path):

@@ -104,11 +104,14 @@ def load_waveform(
         raise AudioDecodingError(
             f"{name} holds no samples" + (f" after {offset_seconds} s." if offset_seconds else ".")
         )
+    waveform = resample(mono, source_rate, sampling_rate)
+    # Checked after resampling, on the fewer samples: NaN and infinity propagate through the filter, and a peak
+    # beyond any audio scale stays beyond it.
     try:
-        check_sample_values(mono, name)
+        check_sample_values(waveform, name)
     except ValueError as error:
         raise AudioDecodingError(str(error)) from None
-    return resample(mono, source_rate, sampling_rate)
+    return waveform
 
 
 def resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
