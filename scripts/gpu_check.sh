@@ -10,7 +10,12 @@
 # By default it creates the virtual environment .venv-gpu/ (set GPU_VENV to choose another) and installs
 # torch==2.13.0 from PyPI's default index, which on Linux x86_64 is a CUDA build (`make install` keeps the CPU build),
 # then this package with its [train,dev] extras. On a machine that already has a CUDA torch, or no network, set
-# PYTHON=/path/to/python: nothing is installed and the package runs from src/.
+# PYTHON=/path/to/python: the package runs from src/ on that Python's packages. If that Python lacks the audio
+# dependencies and the machine has no network, set WHEELS=/path/to/wheels too: a folder of the wheels below, fetched
+# for the machine's Python where there is network, e.g. for Python 3.12:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
+#       --platform manylinux2014_x86_64 -d wheels soundfile soxr cffi pycparser
+# They are installed into a temporary folder put first on PYTHONPATH; that Python's own packages are left alone.
 # BENCHMARK_ARGS adds arguments to the benchmark, e.g. BENCHMARK_ARGS="--no-compile" or "--peak-tflops 989".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +25,11 @@ mkdir -p "$output"
 if [[ -n "${PYTHON:-}" ]]; then
     python=$PYTHON
     export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+    if [[ -n "${WHEELS:-}" ]]; then
+        site=$(mktemp -d)
+        "$python" -m pip install -q --no-index --no-deps --target "$site" "$WHEELS"/*.whl
+        export PYTHONPATH="$site:$PYTHONPATH"
+    fi
 else
     venv=${GPU_VENV:-.venv-gpu}
     test -x "$venv/bin/python" || python3 -m venv "$venv"
@@ -32,8 +42,9 @@ fi
 {
     date -u
     if command -v nvidia-smi > /dev/null; then nvidia-smi; else echo "nvidia-smi not found"; fi
-    "$python" -c "import torch, transformers; print('torch', torch.__version__, 'CUDA', torch.version.cuda, \
-'transformers', transformers.__version__, 'CPUs', __import__('os').cpu_count())"
+    "$python" -c "import os, soundfile, soxr, torch, transformers; print('torch', torch.__version__, 'CUDA', \
+torch.version.cuda, 'transformers', transformers.__version__, 'soundfile', soundfile.__version__, 'soxr', \
+soxr.__version__, 'from', os.path.dirname(soxr.__file__), 'CPUs', os.cpu_count())"
 } 2>&1 | tee "$output/environment.txt"
 "$python" -c "import sys, torch; torch.cuda.is_available() or sys.exit('torch sees no CUDA device (a CPU build of torch, or no driver): nothing to check')"
 
