@@ -490,7 +490,7 @@ def counted_forward_flops(config, batch_size: int) -> int:
 
 @dataclass
 class DeviceSizes:
-    config_fields: dict
+    tiny: bool
     pretraining_batch: int
     classifier_batch: int
     fbank_batch: int
@@ -498,9 +498,22 @@ class DeviceSizes:
     warmup: int
     repeats: int
 
+    def config(self, **fields):
+        """The benchmarked config: ViT-B, or the tests' tiny model (a 128-frame x 32-bin input, an 8 x 2 patch grid)."""
+        if not self.tiny:
+            from audiomae_hf import AudioMAEConfig
+
+            return AudioMAEConfig(**fields)
+        tests = str(Path(__file__).resolve().parents[1] / "tests")
+        if tests not in sys.path:
+            sys.path.append(tests)
+        from tiny_configs import tiny_config
+
+        return tiny_config(**fields)
+
 
 FULL_SIZES = DeviceSizes(
-    config_fields={},
+    tiny=False,
     pretraining_batch=256,
     classifier_batch=256,
     fbank_batch=256,
@@ -508,21 +521,8 @@ FULL_SIZES = DeviceSizes(
     warmup=3,
     repeats=10,
 )
-# The tests' tiny model: a 128-frame x 32-bin input on an 8 x 2 patch grid.
 TINY_SIZES = DeviceSizes(
-    config_fields=dict(
-        num_mel_bins=32,
-        target_length=128,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        decoder_hidden_size=32,
-        decoder_num_hidden_layers=2,
-        decoder_num_attention_heads=4,
-        decoder_window_size=(4, 2),
-        decoder_shift_size=(2, 0),
-        decoder_position_bias_hidden_size=16,
-    ),
+    tiny=True,
     pretraining_batch=2,
     classifier_batch=2,
     fbank_batch=2,
@@ -592,9 +592,7 @@ def _release(device: torch.device, compiled: bool) -> None:
 
 
 def _model_for(model_class, sizes: DeviceSizes, variant: Variant, device: torch.device, **fields):
-    from audiomae_hf import AudioMAEConfig
-
-    config = AudioMAEConfig(**sizes.config_fields, **fields, _attn_implementation=variant.attention)
+    config = sizes.config(**fields, _attn_implementation=variant.attention)
     model = model_class(config).to(device)
     if variant.precision == "bf16 weights":
         model = model.to(torch.bfloat16)
@@ -667,9 +665,7 @@ def _device_row(
 
 
 def device_rows(device: torch.device, sizes: DeviceSizes, compile_models: bool, peak_tflops: float | None):
-    from audiomae_hf import AudioMAEConfig
-
-    config = AudioMAEConfig(**sizes.config_fields)
+    config = sizes.config()
     flops_per_clip = 3 * pretraining_forward_flops(config, sizes.pretraining_batch) / sizes.pretraining_batch
     variants = device_variants(device, compile_models)
     rows = []
@@ -732,9 +728,7 @@ def run_device_benchmarks(args) -> None:
     else:
         print(f"No peak bf16 rate known for '{name}': pass --peak-tflops for MFU")
     rows, flops_per_clip = device_rows(device, sizes, args.compile, peak[1] if peak else None)
-    from audiomae_hf import AudioMAEConfig
-
-    config = AudioMAEConfig(**sizes.config_fields)
+    config = sizes.config()
     batch = sizes.pretraining_batch
     analytic = pretraining_forward_flops(config, batch) / batch
     counted = counted_forward_flops(config, batch) / batch
