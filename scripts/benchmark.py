@@ -349,7 +349,20 @@ def _one_torch_thread(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def _input_pipeline_run(num_workers: int) -> Callable[[], Callable[[], object]]:
+# How the rows reach the DataLoader: map-style, or streamed (`--streaming`) as the package cuts a local split into
+# shards, or as one shard (`Dataset.to_iterable_dataset()`'s default, where datasets stops all workers but one).
+PIPELINE_SOURCES = {"map-style": None, "streamed": "package", "streamed as one shard": 1}
+
+
+# name: (DataLoader workers, source)
+INPUT_PIPELINES = {
+    **{f"input_pipeline_{workers}_workers": (workers, "map-style") for workers in (0, 1, 2)},
+    "input_pipeline_2_workers_streamed_one_shard": (2, "streamed as one shard"),
+    "input_pipeline_2_workers_streamed": (2, "streamed"),
+}
+
+
+def _input_pipeline_run(num_workers: int, source: str = "map-style") -> Callable[[], Callable[[], object]]:
     def make_run():
         import tempfile
 
@@ -363,6 +376,13 @@ def _input_pipeline_run(num_workers: int) -> Callable[[], Callable[[], object]]:
         paths = _write_clips(folder, *PIPELINE_FORMAT)
         rows = [str(paths[index % len(paths)]) for index in range(PIPELINE_BATCH * PIPELINE_BATCHES)]
         dataset = datasets.Dataset.from_dict({"audio": rows})
+        num_shards = PIPELINE_SOURCES[source]
+        if num_shards is not None:
+            from audiomae_hf.data_sources import as_stream, stream_shards
+
+            if num_shards == "package":
+                num_shards = stream_shards(len(dataset), readers=max(1, num_workers))
+            dataset = as_stream(dataset, shuffle_seed=None, shuffle_buffer_size=0, num_shards=num_shards)
         feature_extractor = AudioMAEFeatureExtractor()
         decoder = DecodeAudio("audio", "train", max_seconds=seconds_for_frames(feature_extractor.target_length))
         loader = torch.utils.data.DataLoader(
@@ -388,13 +408,13 @@ def input_pipeline_rows(threads: int) -> list[dict]:
     audio_format, rate = PIPELINE_FORMAT
     clips = PIPELINE_BATCH * PIPELINE_BATCHES
     rows = []
-    for num_workers in (0, 1, 2):
-        measured = measure_in_subprocess(f"input_pipeline_{num_workers}_workers", 1)
+    for name, (num_workers, source) in INPUT_PIPELINES.items():
+        measured = measure_in_subprocess(name, 1)
         baseline = rows[0]["seconds"] if rows else measured["seconds"]
         rows.append(
             {
                 "task": f"training input pipeline, {clips} x 10 s {audio_format} {rate / 1000:g} kHz, batch {PIPELINE_BATCH}",
-                "implementation": f"DataLoader, {num_workers} workers, DecodeAudio + AudioCollator",
+                "implementation": f"DataLoader, {num_workers} workers, {source}, DecodeAudio + AudioCollator",
                 **measured,
                 "clips_per_second": clips / measured["seconds"],
                 "ratio": baseline / measured["seconds"],
@@ -750,7 +770,7 @@ MEASURED = {
     "pretraining_step_sdpa": (_pretraining_step_run("sdpa"), 2),
     "decoding": (_decoding_runs(with_fbank=False), 15),
     "decoding_fbank": (_decoding_runs(with_fbank=True), 15),
-    **{f"input_pipeline_{workers}_workers": (_input_pipeline_run(workers), 3) for workers in (0, 1, 2)},
+    **{name: (_input_pipeline_run(*pipeline), 3) for name, pipeline in INPUT_PIPELINES.items()},
 }
 
 BENCHMARKS = [

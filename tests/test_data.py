@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -26,12 +27,15 @@ from audiomae_hf.augmentation import (
 )
 from audiomae_hf.batching import AudioCollator, DecodeAudio, split_decoder
 from audiomae_hf.data_sources import (
+    MAX_STREAM_SHARDS,
     as_stream,
     audio_folder_dataset,
     check_audio_files,
     load_split,
     load_training_split,
     manifest_dataset,
+    padded_to_multiple,
+    stream_shards,
 )
 from audiomae_hf.labels import LabelSpace, build_label_space, check_labels, class_balanced_weights, read_label_names
 from audiomae_hf.training_arguments import AudioDataArguments
@@ -166,6 +170,40 @@ def test_a_local_split_streams_every_clip_once_shuffled(folder):
     stream = as_stream(dataset, shuffle_seed=0, shuffle_buffer_size=10)
     assert isinstance(stream, datasets.IterableDataset)
     assert sorted(example["audio"] for example in stream) == sorted(dataset["audio"])
+
+
+@pytest.mark.parametrize("num_clips, readers", [(70, 4), (1_500, 4), (100_000, 3), (2_000_000, 64), (3, 4)])
+def test_a_local_stream_is_cut_into_as_many_shards_per_reader_with_little_padding(num_clips, readers):
+    shards = stream_shards(num_clips, readers)
+    clips_per_shard = math.ceil(num_clips / shards)
+    assert shards % readers == 0
+    assert shards <= MAX_STREAM_SHARDS + readers
+    assert shards * clips_per_shard - num_clips < readers * clips_per_shard  # the padding to equal shards
+
+
+def test_padding_to_equal_shards_repeats_rows_spread_over_the_split():
+    dataset = datasets.Dataset.from_dict({"audio": [f"{index}.wav" for index in range(70)]})
+    padded = padded_to_multiple(dataset, stream_shards(70, 4))
+    assert list(padded["audio"]) == [*dataset["audio"], "0.wav", "35.wav"]
+    assert padded_to_multiple(padded, 72) is padded
+
+
+def test_a_streamed_local_split_keeps_every_dataloader_worker_busy():
+    """Measured before: streamed as one shard, so datasets stopped the second worker ("Too many dataloader workers")."""
+    dataset = datasets.Dataset.from_dict({"audio": [f"{index}.wav" for index in range(20)]})
+    stream = as_stream(dataset, shuffle_seed=0, shuffle_buffer_size=4, num_shards=stream_shards(20, readers=2))
+
+    def tag_with_worker(example):
+        return {"worker": torch.utils.data.get_worker_info().id}
+
+    loader = torch.utils.data.DataLoader(stream.map(tag_with_worker), batch_size=5, num_workers=2)
+    rows = [
+        (worker, clip)
+        for batch in loader
+        for worker, clip in zip(batch["worker"].tolist(), batch["audio"], strict=True)
+    ]
+    assert {worker for worker, _ in rows} == {0, 1}
+    assert sorted(clip for _, clip in rows) == sorted(dataset["audio"])
 
 
 def test_a_split_without_a_source_is_an_error():

@@ -81,3 +81,65 @@ def test_two_process_training_matches_one_process_at_the_same_global_batch(tmp_p
     weights_distributed = load_file(tmp_path / "ddp" / "model.safetensors")
     for name, weight in weights_single.items():
         torch.testing.assert_close(weights_distributed[name], weight, rtol=0, atol=1e-5, msg=name)
+
+
+# Streaming: each process decodes its own part of the training split
+
+# run_audio_classification.py, logging each clip it decodes as "<pid> <label>/<file>" to one file per process.
+TRACED_SCRIPT = """
+import os, sys
+from audiomae_hf import batching
+from audiomae_hf.run_audio_classification import main
+
+load_waveform = batching.load_waveform
+
+def traced_load_waveform(audio, *args, **kwargs):
+    path = audio["path"] if isinstance(audio, dict) else str(audio)
+    with open(os.path.join(sys.argv[1], "decoded." + os.environ["RANK"]), "a") as log:
+        log.write(f"{os.getpid()} {os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}\\n")
+    return load_waveform(audio, *args, **kwargs)
+
+batching.load_waveform = traced_load_waveform
+main(sys.argv[2:])
+"""
+
+
+def test_two_streaming_processes_each_decode_their_own_half_of_the_training_split_with_all_their_workers(tmp_path):
+    """
+    Measured before: the main process decoded every training clip for both (accelerate sends an iterable dataset's
+    batches from the main process), the other process decoded clips it then threw away, and each used one of its two
+    DataLoader workers (a local split streamed as one shard). 70 clips do not split into equal shards for 2 processes
+    x 2 workers, so 2 are repeated (72 shards of one clip); 8 steps of 3 accumulated batches of 4 run into a third
+    epoch, where processes whose epochs differed in length waited for each other for ever.
+    """
+    for label, frequency in (("low", 300.0), ("high", 3000.0)):
+        for index in range(35):
+            tone = 0.3 * np.sin(2 * np.pi * frequency * (1 + 0.01 * index) * np.arange(8_000) / 16_000)
+            path = tmp_path / "train" / label / f"{index}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(path, tone.astype(np.float32), 16_000)
+    script = tmp_path / "traced_run_audio_classification.py"
+    script.write_text(TRACED_SCRIPT)
+    arguments = ["--train_dir", str(tmp_path / "train"), "--do_train", "--streaming", "--max_steps", "8"]
+    arguments += ["--gradient_accumulation_steps", "3", "--per_device_train_batch_size", "4"]
+    arguments += ["--dataloader_num_workers", "2", "--config_overrides", TINY_DETERMINISTIC_MODEL]
+    arguments += ["--output_dir", str(tmp_path / "out"), "--save_strategy", "no", "--report_to", "none"]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
+    completed = subprocess.run(
+        [*launch, str(script), str(tmp_path), *arguments, "--use_cpu", "true"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    first_epoch = {}
+    for rank in (0, 1):
+        decoded = [line.split() for line in (tmp_path / f"decoded.{rank}").read_text().splitlines()]
+        assert len(decoded) >= 2 * 36  # into a second epoch
+        first_epoch[rank] = [clip for _, clip in decoded[:36]]  # 72 shards of one clip, 36 per process
+        assert len({pid for pid, _ in decoded[:36]}) == 2, "both DataLoader workers decode"
+    both = first_epoch[0] + first_epoch[1]
+    assert set(both) == {f"{label}/{index}.wav" for label in ("low", "high") for index in range(35)}
+    assert len(both) - len(set(both)) == 2  # the repeated ones

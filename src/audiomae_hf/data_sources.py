@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import datasets
 import pyarrow as pa
@@ -229,21 +230,86 @@ def load_training_split(
     return check_audio_files(dataset, data_args.audio_column_name, which, data_args.skip_bad_audio)
 
 
+# A stream is shuffled by shard order, then through a buffer: the more shards, the better a corpus stored label by
+# label comes out mixed. Each shard costs a little to open, so a local split is cut into about this many.
+MAX_STREAM_SHARDS = 1024
+
+
+def stream_shards(num_clips: int, readers: int) -> int:
+    """
+    Shards for a local split of `num_clips` clips streamed by `readers` (processes x DataLoader workers): a multiple
+    of `readers`, so that each reads as many shards as the others, about `MAX_STREAM_SHARDS` of `ceil(num_clips /
+    MAX_STREAM_SHARDS)` clips (one clip each for a split of fewer clips), so that padding the split to equal shards
+    (`padded_to_multiple`) adds less than `readers` shards' worth of clips.
+    """
+    clips_per_shard = math.ceil(num_clips / MAX_STREAM_SHARDS)
+    return readers * math.ceil(num_clips / (clips_per_shard * readers))
+
+
+def padded_to_multiple(dataset: datasets.Dataset, multiple: int) -> datasets.Dataset:
+    """`dataset` with rows spread over it repeated at its end to a multiple of `multiple` rows, as PyTorch's
+    `DistributedSampler` pads, so that its equal shards give every process the same number of batches."""
+    padding = -len(dataset) % multiple
+    if not padding:
+        return dataset
+    repeated = dataset.select([index * len(dataset) // padding for index in range(padding)])
+    return datasets.concatenate_datasets([dataset, repeated])
+
+
 def as_stream(
-    dataset: datasets.Dataset | datasets.IterableDataset, shuffle_seed: int | None, shuffle_buffer_size: int
+    dataset: datasets.Dataset | datasets.IterableDataset,
+    shuffle_seed: int | None,
+    shuffle_buffer_size: int,
+    num_shards: int = 1,
 ) -> datasets.IterableDataset:
-    """`dataset` as an `IterableDataset`, shuffled through a buffer if `shuffle_seed` is given (the training split)."""
+    """
+    `dataset` as an `IterableDataset` (a local split in `num_shards` contiguous shards, or one per clip if it has
+    fewer clips), shuffled through a buffer if `shuffle_seed` is given (the training split).
+    """
     if isinstance(dataset, datasets.Dataset):
-        dataset = dataset.to_iterable_dataset()
+        dataset = dataset.to_iterable_dataset(num_shards=min(len(dataset), num_shards))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(seed=shuffle_seed, buffer_size=shuffle_buffer_size)
     return dataset
 
 
-def stream_splits(train_dataset, eval_dataset, training_args: RecipeTrainingArguments, data_args) -> tuple:
-    """With `--streaming`, both splits as shuffled (train) or ordered (eval) iterable datasets."""
+class StreamedSplits(NamedTuple):
+    train: datasets.Dataset | datasets.IterableDataset | None
+    eval: datasets.Dataset | datasets.IterableDataset | None
+    # The training split is a stream of equal shards that the processes share out (`AudioMAETrainer`).
+    train_shards_per_process: bool
+
+
+def stream_splits(train_dataset, eval_dataset, training_args: RecipeTrainingArguments, data_args) -> StreamedSplits:
+    """
+    With `--streaming`, both splits as shuffled (train) or ordered (eval) iterable datasets, a local split in shards
+    for every DataLoader worker. With several processes a local training split is padded to equal shards that the
+    processes share out, so that each decodes only its own; a Hub stream's shards are files of any size, so its
+    batches are read by the main process and sent to the others (accelerate's default), as are evaluation batches.
+    """
     if not data_args.streaming:
-        return train_dataset, eval_dataset
+        return StreamedSplits(train_dataset, eval_dataset, False)
+    workers = max(1, training_args.dataloader_num_workers)
+    shards_per_process = isinstance(train_dataset, datasets.Dataset) and training_args.world_size > 1
+    if train_dataset is not None:
+        num_shards = 1  # a Hub stream keeps its own
+        if isinstance(train_dataset, datasets.Dataset):
+            num_shards = stream_shards(len(train_dataset), training_args.world_size * workers)
+        if shards_per_process:
+            train_dataset = padded_to_multiple(train_dataset, num_shards)
+        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size, num_shards)
+    if eval_dataset is not None:
+        num_shards = stream_shards(len(eval_dataset), workers) if isinstance(eval_dataset, datasets.Dataset) else 1
+        eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size, num_shards)
+    return StreamedSplits(train_dataset, eval_dataset, shards_per_process)
+    workers = max(1, training_args.dataloader_num_workers)
+    if train_dataset is not None:
+        readers = training_args.world_size * workers
+        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size, readers)
+    if eval_dataset is not None:
+        # Evaluation batches are read by the main process and sent to the others (see AudioMAETrainer).
+        eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size, workers)
+    return train_dataset, eval_dataset
     if train_dataset is not None:
         train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
     if eval_dataset is not None:

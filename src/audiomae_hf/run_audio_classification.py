@@ -178,7 +178,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "--class_balanced_sampling needs the whole label column: it does not work with streaming."
             )
         sample_weights = class_balanced_weights(train_dataset, label_space, data_args.label_column_name)
-    train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)
+    train_dataset, eval_dataset, train_shards_per_process = stream_splits(
+        train_dataset, eval_dataset, training_args, data_args
+    )
     if train_dataset is not None:
         train_dataset = decode_on_the_fly(train_dataset, decoders["train"])
     if eval_dataset is not None:
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         compute_metrics=classification_metrics(label_space.multi_label),
         layer_decay=training_args.layer_decay if training_args.layer_decay != 1 else None,
         train_augmentation=None if augmentation.is_identity else augmentation,
+        train_shards_per_process=train_shards_per_process,
         train_sample_weights=sample_weights,
     )
 

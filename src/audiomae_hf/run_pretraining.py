@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = model_args.load_model(AudioMAEForPreTraining, config)
     feature_extractor = model_args.load_feature_extractor(config)
 
-    train_dataset, eval_dataset = stream_splits(train_dataset, eval_dataset, training_args, data_args)
+    train_dataset, eval_dataset, train_shards_per_process = stream_splits(
+        train_dataset, eval_dataset, training_args, data_args
+    )
     window_seconds = seconds_for_frames(feature_extractor.target_length)
     if train_dataset is not None:
         train_dataset = decode_on_the_fly(train_dataset, split_decoder("train", data_args, window_seconds))
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         data_collator=AudioCollator(feature_extractor, compute_features=not training_args.featurizes_on_device),
         processing_class=feature_extractor,
         train_augmentation=None if augmentation.is_identity else augmentation,
+        train_shards_per_process=train_shards_per_process,
     )
 
     return train_evaluate_and_share(trainer, "pretrained", model_args, data_args)

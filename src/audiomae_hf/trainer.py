@@ -110,6 +110,7 @@ class AudioMAETrainer(Trainer):
         layer_decay: float | None = None,
         train_augmentation: TrainingAugmentation | None = None,
         train_sample_weights: torch.Tensor | None = None,
+        train_shards_per_process: bool = False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -124,6 +125,7 @@ class AudioMAETrainer(Trainer):
         self.layer_decay = layer_decay
         self.train_augmentation = train_augmentation
         self.train_sample_weights = train_sample_weights
+        self.train_shards_per_process = train_shards_per_process
         # Clips the collator dropped as undecodable (`--skip_bad_audio`), in this process, by split.
         self.skipped_clips = {"train": 0, "eval": 0}
 
@@ -151,6 +153,25 @@ class AudioMAETrainer(Trainer):
             )
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
+
+    def get_train_dataloader(self):
+        """
+        The Trainer's, except that with several processes each one reads and decodes its own shards of a streamed
+        training split cut into equal shards (`train_shards_per_process`). By default accelerate has the main process
+        read every batch of an iterable dataset and send each process its part: one process's DataLoader workers would
+        decode the clips of every GPU. Equal shards give every process the same number of batches per epoch; unequal
+        ones would leave a process waiting for the others' gradients at the end of an epoch.
+        """
+        config = self.accelerator.dataloader_config
+        if not self.train_shards_per_process or self.args.world_size == 1 or config.dispatch_batches is not None:
+            return super().get_train_dataloader()
+        # accelerate then gives each process `dataset.shard(world_size, rank)`: the shard order, shuffled with the same
+        # seed on every process, split between them.
+        config.dispatch_batches = False
+        try:
+            return super().get_train_dataloader()
+        finally:
+            config.dispatch_batches = None
 
     def _get_train_sampler(self, train_dataset=None):
         if self.train_sample_weights is None:
