@@ -17,9 +17,9 @@ set before the call. It counts every page the call touched, whatever allocated i
 one-time initialisation included), and nothing allocated before. Then the entry's number of repeats are timed.
 
 The CPU rows: feature extraction against transformers' ASTFeatureExtractor; decoding + resampling (+ fbank) of 10 s
-clips against soundfile with scipy's `resample_poly` and with soxr; the DataLoader input pipeline with 0, 1 and 2
-workers; ViT-B classification against transformers' AST of the same width and depth; one ViT-B pretraining step
-(forward and backward) with eager against SDPA attention.
+clips against soundfile with scipy's `resample_poly` and with soxr, and soxr alone (the floor); the DataLoader input
+pipeline with 0, 1 and 2 workers, map-style and streamed; ViT-B classification against transformers' AST of the same
+width and depth; one ViT-B pretraining step (forward and backward) with eager against SDPA attention.
 
 `--device cuda` instead measures the model on the device, in this process: the pretraining step with its model FLOP
 utilisation (MFU) in float32, bf16 autocast and bf16 weights, SDPA, flex and flash attention, with and without
