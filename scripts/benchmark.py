@@ -685,32 +685,43 @@ def _device_row(
 
 
 def device_rows(device: torch.device, sizes: DeviceSizes, compile_models: bool, peak_tflops: float | None):
+    """
+    Every device row, measured cheapest first (the fbank, then each variant's pretraining step and inference, the
+    compiled variants last) and printed as it is measured, so that a run cut short by a time limit keeps what it got.
+    """
     config = sizes.config()
     flops_per_clip = 3 * pretraining_forward_flops(config, sizes.pretraining_batch) / sizes.pretraining_batch
-    variants = device_variants(device, compile_models)
+    pretraining_task = f"pretraining step (forward, backward, AdamW), batch {sizes.pretraining_batch}"
+    classification_task = f"classify {sizes.classifier_batch} x 10 s, inference"
+    fbank_task = f"fbank, {sizes.fbank_batch} x {sizes.fbank_seconds} s at 16 kHz"
     rows = []
-    task = f"pretraining step (forward, backward, AdamW), batch {sizes.pretraining_batch}"
-    for variant in variants:
-        make_step = partial(_pretraining_step, sizes, variant, device)
-        row = _device_row(task, variant.name, make_step, sizes.pretraining_batch, device, sizes, "", variant.compiled)
-        if "clips_per_second" in row and peak_tflops:
+
+    def measure(task, implementation, make_step, clips, notes="", compiled=False):
+        row = _device_row(task, implementation, make_step, clips, device, sizes, notes, compiled)
+        if task == pretraining_task and "clips_per_second" in row and peak_tflops:
             utilisation = row["clips_per_second"] * flops_per_clip / (peak_tflops * 1e12)
             row["notes"] = f"MFU {100 * utilisation:.1f}% ({flops_per_clip / 1e9:.4g} GFLOP per clip)"
-        rows.append(row)
-    task = f"classify {sizes.classifier_batch} x 10 s, inference"
-    # flex_attention's gain is in training; its kernel compiles for each new shape, which costs GPU time here.
-    for variant in (variant for variant in variants if variant.attention != "flex_attention"):
-        make_step = partial(_classification, sizes, variant, device)
-        rows.append(
-            _device_row(task, variant.name, make_step, sizes.classifier_batch, device, sizes, "", variant.compiled)
+        measured = f"{row['clips_per_second']:.0f} clips/s" if "clips_per_second" in row else "failed"
+        print(
+            f"measured: {task} | {implementation} | {measured} {row.get('notes') or row.get('error', '')}", flush=True
         )
-    task = f"fbank, {sizes.fbank_batch} x {sizes.fbank_seconds} s at 16 kHz"
+        rows.append(row)
+
     for implementation, on_device, notes in (
         ("AudioMAEFeatureExtractor, waveforms already on the device", True, ""),
         ("AudioMAEFeatureExtractor, numpy clips (as the collator passes them)", False, "copy to device included"),
     ):
         make_step = partial(_fbank, sizes.fbank_batch, sizes.fbank_seconds, device, on_device)
-        rows.append(_device_row(task, implementation, make_step, sizes.fbank_batch, device, sizes, notes))
+        measure(fbank_task, implementation, make_step, sizes.fbank_batch, notes)
+    for variant in sorted(device_variants(device, compile_models), key=lambda variant: variant.compiled):
+        make_step = partial(_pretraining_step, sizes, variant, device)
+        measure(pretraining_task, variant.name, make_step, sizes.pretraining_batch, compiled=variant.compiled)
+        # flex_attention's gain is in training; its kernel compiles for each new shape, which costs GPU time here.
+        if variant.attention != "flex_attention":
+            make_step = partial(_classification, sizes, variant, device)
+            measure(classification_task, variant.name, make_step, sizes.classifier_batch, compiled=variant.compiled)
+    task_order = [pretraining_task, classification_task, fbank_task]
+    rows.sort(key=lambda row: task_order.index(row["task"]))  # stable: variants keep their order within a task
     for row in rows:
         # speed relative to the first variant of the task, when both ran
         baseline = next(other for other in rows if other["task"] == row["task"])

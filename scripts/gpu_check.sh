@@ -17,7 +17,10 @@
 #       --platform manylinux2014_x86_64 -d wheels soundfile soxr cffi pycparser
 # They are installed into a temporary folder put first on PYTHONPATH; that Python's own packages are left alone.
 # BENCHMARK_ARGS adds arguments to the benchmark, e.g. BENCHMARK_ARGS="--no-compile" or "--peak-tflops 989".
+# BENCHMARK_TIMEOUT=SECONDS stops the benchmark after that long (a GPU lent for a few minutes): it prints each row as
+# it is measured, cheapest first, so benchmark_cuda.txt keeps the rows measured by then.
 set -euo pipefail
+export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 output=${1:-${OUT:-gpu_check_output}}
 mkdir -p "$output"
@@ -51,5 +54,6 @@ soxr.__version__, 'from', os.path.dirname(soxr.__file__), 'CPUs', os.cpu_count()
 status=0
 "$python" -m pytest -v -rs tests/test_gpu.py 2>&1 | tee "$output/test_gpu.txt" || status=1
 # shellcheck disable=SC2086  # BENCHMARK_ARGS holds several arguments
-"$python" scripts/benchmark.py --device cuda ${BENCHMARK_ARGS:-} 2>&1 | tee "$output/benchmark_cuda.txt" || status=1
+timeout "${BENCHMARK_TIMEOUT:-0}" "$python" scripts/benchmark.py --device cuda ${BENCHMARK_ARGS:-} 2>&1 \
+    | tee "$output/benchmark_cuda.txt" || status=1
 exit $status
