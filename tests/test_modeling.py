@@ -164,6 +164,28 @@ def test_classifier_eager_and_sdpa_agree():
     torch.testing.assert_close(logits[0], logits[1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "model_class, fields",
+    [
+        *[(AudioMAEForPreTraining, {"decoder_attention": attention}) for attention in ("local", "global")],
+        (AudioMAEForPreTraining, {"decoder_attention": "local_no_shift"}),
+        (AudioMAEForPreTraining, {"decoder_attention": "hybrid", "decoder_num_global_layers": 1}),
+        *[
+            (AudioMAEForAudioClassification, {"use_mean_pooling": pooling, "mask_time_prob": masking})
+            for pooling in (True, False)
+            for masking in (0.0, 0.2)
+        ],
+    ],
+)
+def test_every_parameter_gets_a_gradient_in_every_training_step(model_class, fields):
+    """What lets the training scripts run DDP with find_unused_parameters off (training_arguments.py)."""
+    config = tiny_config(drop_path_rate=0.5, **fields)
+    model = seeded(model_class, config).train()
+    labels = {"labels": torch.tensor([0, 2])} if model_class is AudioMAEForAudioClassification else {}
+    model(spectrogram(), **labels).loss.backward()
+    assert [name for name, parameter in model.named_parameters() if parameter.grad is None] == []
+
+
 @pytest.mark.parametrize("decoder_attention", ["local", "global"])
 def test_gradient_checkpointing_gives_the_same_gradients(decoder_attention):
     config = tiny_config(decoder_attention=decoder_attention, decoder_position_bias_dropout=0.0)

@@ -62,6 +62,14 @@ class RecipeTrainingArguments(TrainingArguments):
             "min(8, the CPU cores available / the training processes on this machine)."
         },
     )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False,
+        metadata={
+            "help": "Have DDP search each step for parameters that got no gradient. Every Audio-MAE parameter takes "
+            "part in every step (tested), so off (transformers turns it on for any model, and DDP then warns on every "
+            "run of the cost of the extra pass); pass true for a model changed so that some parameters sit out."
+        },
+    )
     fbank_on_device: bool | None = field(
         default=None,
         metadata={
