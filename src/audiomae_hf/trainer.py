@@ -101,7 +101,8 @@ class AudioMAETrainer(Trainer):
     """
     `Trainer` with the Audio-MAE recipe: optimizer parameter groups (no weight decay on biases, norms and tokens;
     optional layer-wise learning-rate decay), training-time augmentation of each batch, binary cross-entropy on soft
-    (mixed) targets, and optional class-balanced sampling.
+    (mixed) targets, and optional class-balanced sampling; with several processes, each reads its own shards of a
+    streamed local training split.
     """
 
     def __init__(
