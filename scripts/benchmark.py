@@ -349,12 +349,9 @@ def _one_torch_thread(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-# How the rows reach the DataLoader: map-style, or streamed (`--streaming`) as the package cuts a local split into
-# shards, or as one shard (`Dataset.to_iterable_dataset()`'s default, where datasets stops all workers but one).
-PIPELINE_SOURCES = {"map-style": None, "streamed": "package", "streamed as one shard": 1}
-
-
-# name: (DataLoader workers, source)
+# name: (DataLoader workers, how the rows reach the DataLoader): map-style, or streamed (`--streaming`) as the package
+# cuts a local split into shards, or as one shard (`Dataset.to_iterable_dataset()`'s default, where datasets stops all
+# workers but one).
 INPUT_PIPELINES = {
     **{f"input_pipeline_{workers}_workers": (workers, "map-style") for workers in (0, 1, 2)},
     "input_pipeline_2_workers_streamed_one_shard": (2, "streamed as one shard"),
@@ -376,13 +373,12 @@ def _input_pipeline_run(num_workers: int, source: str = "map-style") -> Callable
         paths = _write_clips(folder, *PIPELINE_FORMAT)
         rows = [str(paths[index % len(paths)]) for index in range(PIPELINE_BATCH * PIPELINE_BATCHES)]
         dataset = datasets.Dataset.from_dict({"audio": rows})
-        num_shards = PIPELINE_SOURCES[source]
-        if num_shards is not None:
-            from audiomae_hf.data_sources import as_stream, stream_shards
+        if source == "streamed":
+            from audiomae_hf.data_sources import as_stream
 
-            if num_shards == "package":
-                num_shards = stream_shards(len(dataset), readers=max(1, num_workers))
-            dataset = as_stream(dataset, shuffle_seed=None, shuffle_buffer_size=0, num_shards=num_shards)
+            dataset = as_stream(dataset, shuffle_seed=None, shuffle_buffer_size=0, readers=max(1, num_workers))
+        elif source == "streamed as one shard":
+            dataset = dataset.to_iterable_dataset()
         feature_extractor = AudioMAEFeatureExtractor()
         decoder = DecodeAudio("audio", "train", max_seconds=seconds_for_frames(feature_extractor.target_length))
         loader = torch.utils.data.DataLoader(

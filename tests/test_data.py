@@ -191,7 +191,7 @@ def test_padding_to_equal_shards_repeats_rows_spread_over_the_split():
 def test_a_streamed_local_split_keeps_every_dataloader_worker_busy():
     """Measured before: streamed as one shard, so datasets stopped the second worker ("Too many dataloader workers")."""
     dataset = datasets.Dataset.from_dict({"audio": [f"{index}.wav" for index in range(20)]})
-    stream = as_stream(dataset, shuffle_seed=0, shuffle_buffer_size=4, num_shards=stream_shards(20, readers=2))
+    stream = as_stream(dataset, shuffle_seed=0, shuffle_buffer_size=4, readers=2)
 
     def tag_with_worker(example):
         return {"worker": torch.utils.data.get_worker_info().id}

@@ -260,13 +260,18 @@ def as_stream(
     dataset: datasets.Dataset | datasets.IterableDataset,
     shuffle_seed: int | None,
     shuffle_buffer_size: int,
-    num_shards: int = 1,
+    readers: int = 1,
+    equal_shards: bool = False,
 ) -> datasets.IterableDataset:
     """
-    `dataset` as an `IterableDataset` (a local split in `num_shards` contiguous shards, or one per clip if it has
-    fewer clips), shuffled through a buffer if `shuffle_seed` is given (the training split).
+    `dataset` as an `IterableDataset`, shuffled through a buffer if `shuffle_seed` is given (the training split). A
+    local split is cut into `stream_shards` contiguous shards for `readers` (processes x DataLoader workers), padded
+    to shards of one size first if `equal_shards`; a stream keeps its own shards.
     """
     if isinstance(dataset, datasets.Dataset):
+        num_shards = stream_shards(len(dataset), readers)
+        if equal_shards:
+            dataset = padded_to_multiple(dataset, num_shards)
         dataset = dataset.to_iterable_dataset(num_shards=min(len(dataset), num_shards))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(seed=shuffle_seed, buffer_size=shuffle_buffer_size)
@@ -292,26 +297,10 @@ def stream_splits(train_dataset, eval_dataset, training_args: RecipeTrainingArgu
     workers = max(1, training_args.dataloader_num_workers)
     shards_per_process = isinstance(train_dataset, datasets.Dataset) and training_args.world_size > 1
     if train_dataset is not None:
-        num_shards = 1  # a Hub stream keeps its own
-        if isinstance(train_dataset, datasets.Dataset):
-            num_shards = stream_shards(len(train_dataset), training_args.world_size * workers)
-        if shards_per_process:
-            train_dataset = padded_to_multiple(train_dataset, num_shards)
-        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size, num_shards)
-    if eval_dataset is not None:
-        num_shards = stream_shards(len(eval_dataset), workers) if isinstance(eval_dataset, datasets.Dataset) else 1
-        eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size, num_shards)
-    return StreamedSplits(train_dataset, eval_dataset, shards_per_process)
-    workers = max(1, training_args.dataloader_num_workers)
-    if train_dataset is not None:
         readers = training_args.world_size * workers
-        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size, readers)
+        train_dataset = as_stream(
+            train_dataset, training_args.seed, data_args.shuffle_buffer_size, readers, equal_shards=shards_per_process
+        )
     if eval_dataset is not None:
-        # Evaluation batches are read by the main process and sent to the others (see AudioMAETrainer).
         eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size, workers)
-    return train_dataset, eval_dataset
-    if train_dataset is not None:
-        train_dataset = as_stream(train_dataset, training_args.seed, data_args.shuffle_buffer_size)
-    if eval_dataset is not None:
-        eval_dataset = as_stream(eval_dataset, None, data_args.shuffle_buffer_size)
-    return train_dataset, eval_dataset
+    return StreamedSplits(train_dataset, eval_dataset, shards_per_process)
